@@ -1,0 +1,51 @@
+//! `vibe serve`: open the database, migrate, build the state and serve until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::{BaseConfig, ServeConfig};
+use crate::db::{self, Database};
+use crate::state::AppState;
+use crate::{api, ops, secrets};
+
+/// Length of the token signing key, in bytes.
+const TOKEN_KEY_BYTES: usize = 64;
+
+/// Runs the server until a shutdown signal, then stops what it started.
+pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&base.data_dir)
+        .with_context(|| format!("creating the data directory {}", base.data_dir.display()))?;
+    let token_key = secrets::load_or_generate(&base.data_dir.join("secrets/token.key"), TOKEN_KEY_BYTES)?;
+    let database = Database::open(&base).await?;
+    db::migrate(&database.pool).await?;
+    ops::metrics_handle();
+
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let state = AppState::new(database.pool.clone(), config, &token_key).await?;
+    tracing::info!(address = %listener.local_addr()?, embedded_db = database.embedded.is_some(), "vibe is serving");
+
+    axum::serve(listener, api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+
+    tracing::info!("shutting down");
+    database.close().await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
