@@ -1,3 +1,17 @@
 //! Integration tests of the platform API against real PostgreSQL (a fresh database per test) and real HTTP.
 
+mod apps;
+mod auth;
+mod authz;
+mod bad_input;
+mod cli;
+mod collaborators;
+mod credits;
+mod embedded;
+mod events;
+mod ideas;
+mod me;
+mod openapi;
+mod ops;
+mod sessions;
 mod support;
