@@ -17,6 +17,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
     pub db: PgPool,
+    /// The key the server signs session tokens with (tests forge tokens with it).
+    pub token_key: Vec<u8>,
     http: reqwest::Client,
 }
 
@@ -32,14 +34,15 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let mut config = ServeConfig::for_listen(addr);
         adjust(&mut config);
-        let secret = Secret::from_bytes(Uuid::new_v4().as_bytes().repeat(4));
+        let token_key = Uuid::new_v4().as_bytes().repeat(4);
+        let secret = Secret::from_bytes(token_key.clone());
         let state = AppState::new(db.clone(), config, &secret).await.unwrap();
         let app = vibe_host::app(state.clone());
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestServer { addr, state, db, http }
+        TestServer { addr, state, db, token_key, http }
     }
 
     pub fn url(&self, path: &str) -> String {
