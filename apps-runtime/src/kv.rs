@@ -1,0 +1,147 @@
+//! `vibe:app/kv`: the app's private key-value store. The embedder provides one [`AppKv`] per app
+//! (that is what keeps apps apart); [`MemoryKv`] is the in-process backend used by tests and by the
+//! host until a persistent one lands.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::bindings::kv::{Error as KvError, Host};
+use crate::state::RequestState;
+
+/// One app's key-value store. Every method's error is returned to the app as is.
+#[async_trait]
+pub trait AppKv: Send + Sync {
+    /// The value under `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Stores `value` under `key`.
+    async fn set(&self, key: &str, value: Vec<u8>) -> Result<(), KvError>;
+    /// Removes `key` (a missing key is fine).
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// The keys starting with `prefix`, ascending.
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError>;
+}
+
+/// Sizes a [`MemoryKv`] accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryKvLimits {
+    /// The longest key, in bytes.
+    pub max_key_bytes: usize,
+    /// The largest value, in bytes.
+    pub max_value_bytes: usize,
+    /// The most bytes (keys plus values) the store holds.
+    pub max_total_bytes: usize,
+}
+
+impl Default for MemoryKvLimits {
+    fn default() -> Self {
+        MemoryKvLimits { max_key_bytes: 1024, max_value_bytes: 1 << 20, max_total_bytes: 16 << 20 }
+    }
+}
+
+/// An in-memory key-value store for one app, bounded by [`MemoryKvLimits`]. Its contents live as
+/// long as the value does (the host keeps one per app; a restart empties it).
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    limits: MemoryKvLimits,
+    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemoryKv {
+    /// An empty store with the given limits.
+    pub fn new(limits: MemoryKvLimits) -> Self {
+        MemoryKv { limits, entries: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        // A panic while holding the lock cannot leave the map half-updated (every update is one
+        // insert or remove), so a poisoned lock is still safe to use.
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl AppKv for MemoryKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(self.entries().get(key).cloned())
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>) -> Result<(), KvError> {
+        if key.len() > self.limits.max_key_bytes {
+            return Err(KvError::TooLarge(format!("keys are at most {} bytes", self.limits.max_key_bytes)));
+        }
+        if value.len() > self.limits.max_value_bytes {
+            return Err(KvError::TooLarge(format!(
+                "values are at most {} bytes",
+                self.limits.max_value_bytes
+            )));
+        }
+        let mut entries = self.entries();
+        let used: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let replaced = entries.get(key).map_or(0, |old| key.len() + old.len());
+        if used - replaced + key.len() + value.len() > self.limits.max_total_bytes {
+            return Err(KvError::QuotaExceeded(format!(
+                "the store holds at most {} bytes",
+                self.limits.max_total_bytes
+            )));
+        }
+        entries.insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.entries().remove(key);
+        Ok(())
+    }
+
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError> {
+        let entries = self.entries();
+        Ok(entries
+            .range(prefix.to_owned()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+}
+
+impl Host for RequestState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, KvError>> {
+        Ok(self.app.capabilities.kv.get(&key).await)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), KvError>> {
+        Ok(self.app.capabilities.kv.set(&key, value).await)
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), KvError>> {
+        Ok(self.app.capabilities.kv.delete(&key).await)
+    }
+
+    async fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, KvError>> {
+        Ok(self.app.capabilities.kv.list_keys(&prefix).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn limits_and_prefix_listing() {
+        let kv = MemoryKv::new(MemoryKvLimits { max_key_bytes: 8, max_value_bytes: 4, max_total_bytes: 12 });
+        kv.set("a/1", b"x".to_vec()).await.unwrap();
+        kv.set("a/2", b"y".to_vec()).await.unwrap();
+        kv.set("b/1", b"z".to_vec()).await.unwrap();
+        assert_eq!(kv.list_keys("a/").await.unwrap(), ["a/1", "a/2"]);
+        assert!(matches!(kv.set("a/3", b"12345".to_vec()).await, Err(KvError::TooLarge(_))));
+        assert!(matches!(kv.set("long-key-here", b"1".to_vec()).await, Err(KvError::TooLarge(_))));
+        assert!(matches!(kv.set("c/1", b"1234".to_vec()).await, Err(KvError::QuotaExceeded(_))));
+        // Replacing a value counts only the difference.
+        kv.set("a/1", b"xy".to_vec()).await.unwrap();
+        kv.delete("a/1").await.unwrap();
+        assert_eq!(kv.get("a/1").await.unwrap(), None);
+        assert_eq!(kv.get("b/1").await.unwrap(), Some(b"z".to_vec()));
+    }
+}
