@@ -1,9 +1,246 @@
-//! (being written)
+//! Agent sessions: a conversation between an idea's members and one agent, and its transcript.
+//!
+//! `POST /api/sessions` starts one, `POST /api/sessions/{id}/message` appends a person's message and
+//! announces it on the event bus (`agent:message`) for the agent to answer, `GET /api/sessions/{id}` shows
+//! the session with its transcript. Access goes through the session's idea: members with write access talk,
+//! viewers read, strangers get 404.
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
 
+use super::access::{Need, require_idea, require_session};
+use super::ideas::{parse_choice, reject_nul};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult, ErrorBody, Json, Path};
+use crate::events::{Event, EventKind};
 use crate::state::AppState;
 
+/// Largest message a person may send, in bytes of UTF-8.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+
+/// The agents a session can talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum AgentType {
+    Ideation,
+    Spec,
+    Build,
+    Test,
+    Network,
+    Support,
+    Sia,
+}
+
+/// A session without its transcript.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Session {
+    pub id: Uuid,
+    pub idea_id: Uuid,
+    /// Who started it.
+    pub user_id: Uuid,
+    pub agent_type: String,
+    /// The agent version serving it, once an agent has answered.
+    pub agent_version: Option<String>,
+    /// `active`, `completed` or `failed`.
+    pub status: String,
+    pub credits_consumed: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+const SESSION_COLUMNS: &str =
+    "id, idea_id, user_id, agent_type, agent_version, status, credits_consumed, started_at, ended_at";
+
+/// One message of a transcript.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Message {
+    /// Increasing within a session: the transcript's order.
+    pub id: i64,
+    pub session_id: Uuid,
+    /// `user`, `agent`, `system` or `tool`.
+    pub role: String,
+    /// The person who wrote it (user messages).
+    pub author_id: Option<Uuid>,
+    /// The agent that wrote it (agent messages).
+    pub agent_type: Option<String>,
+    pub agent_version: Option<String>,
+    pub content: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, session_id, role, author_id, agent_type, agent_version, content, created_at";
+
+/// A session with its whole transcript, oldest message first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionWithTranscript {
+    #[serde(flatten)]
+    pub session: Session,
+    pub messages: Vec<Message>,
+}
+
+/// `POST /api/sessions` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    pub idea_id: Uuid,
+    #[schema(value_type = AgentType)]
+    pub agent_type: String,
+}
+
+/// `POST /api/sessions/{id}/message` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// Not blank, at most 32 KiB.
+    pub content: String,
+}
+
+/// The session routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(start_session))
+        .routes(routes!(get_session))
+        .routes(routes!(send_message))
+}
+
+/// Starts a session with an agent on an idea (owners and collaborators).
+#[utoipa::path(
+    post, path = "/api/sessions", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = NewSession,
+    responses(
+        (status = 201, description = "Started", body = Session),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Viewers cannot start sessions", body = ErrorBody),
+        (status = 404, description = "No such idea, or not visible to the caller", body = ErrorBody),
+        (status = 422, description = "Unknown agent type", body = ErrorBody),
+    )
+)]
+async fn start_session(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<NewSession>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    require_idea(&state.db, body.idea_id, user.id, Need::Write).await?;
+    let agent_type: AgentType =
+        parse_choice("agent_type", &body.agent_type, "ideation, spec, build, test, network, support, sia")?;
+    let session = sqlx::query_as::<_, Session>(&format!(
+        "INSERT INTO agent_sessions (id, user_id, idea_id, agent_type) VALUES ($1, $2, $3, $4) \
+         RETURNING {SESSION_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(user.id)
+    .bind(body.idea_id)
+    .bind(agent_type)
+    .fetch_one(&state.db)
+    .await
+    .map_err(|err| match err {
+        // The idea was deleted between the access check and the insert.
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => ApiError::NotFound,
+        other => other.into(),
+    })?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Shows a session with its transcript.
+#[utoipa::path(
+    get, path = "/api/sessions/{id}", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 200, description = "The session and its messages, oldest first", body = SessionWithTranscript),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such session, or not visible to the caller", body = ErrorBody),
+    )
+)]
+async fn get_session(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SessionWithTranscript>> {
+    require_session(&state.db, id, user.id, Need::Read).await?;
+    let mut tx = state.db.begin().await?;
+    // One snapshot for both reads, so the transcript matches the session's state.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+    let session =
+        sqlx::query_as::<_, Session>(&format!("SELECT {SESSION_COLUMNS} FROM agent_sessions WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let messages = sqlx::query_as::<_, Message>(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM agent_messages WHERE session_id = $1 ORDER BY id"
+    ))
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(SessionWithTranscript { session, messages }))
+}
+
+/// Appends a person's message to a session (owners and collaborators) and announces it to the agents.
+#[utoipa::path(
+    post, path = "/api/sessions/{id}/message", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    request_body = NewMessage,
+    responses(
+        (status = 201, description = "The stored message", body = Message),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Viewers cannot send messages", body = ErrorBody),
+        (status = 404, description = "No such session, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "The session has ended", body = ErrorBody),
+        (status = 422, description = "Empty or longer than 32 KiB", body = ErrorBody),
+    )
+)]
+async fn send_message(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NewMessage>,
+) -> ApiResult<(StatusCode, Json<Message>)> {
+    let idea = require_session(&state.db, id, user.id, Need::Write).await?;
+    if body.content.trim().is_empty() {
+        return Err(ApiError::validation("content", "must not be empty"));
+    }
+    if body.content.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::validation("content", format!("at most {MAX_MESSAGE_BYTES} bytes")));
+    }
+    reject_nul("content", &body.content)?;
+    // Inserting only while the session is active makes the check and the append one step.
+    let message = sqlx::query_as::<_, Message>(&format!(
+        "INSERT INTO agent_messages (session_id, role, author_id, content) \
+         SELECT id, 'user', $2, $3 FROM agent_sessions WHERE id = $1 AND status = 'active' \
+         RETURNING {MESSAGE_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(user.id)
+    .bind(&body.content)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| ApiError::Conflict("this session has ended; start a new one".into()))?;
+
+    let event = Event {
+        kind: EventKind::AgentMessage,
+        idea_id: Some(idea),
+        app_id: None,
+        user_id: None,
+        data: serde_json::json!({ "session_id": id, "message": message }),
+    };
+    // The message is stored either way; an agent catching up reads the transcript, not the event.
+    if let Err(err) = state.events.publish(event).await {
+        tracing::error!(error = ?err, session = %id, "publishing agent:message failed");
+    }
+    Ok((StatusCode::CREATED, Json(message)))
 }
