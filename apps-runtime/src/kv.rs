@@ -130,7 +130,7 @@ mod tests {
 
     #[tokio::test]
     async fn limits_and_prefix_listing() {
-        let kv = MemoryKv::new(MemoryKvLimits { max_key_bytes: 8, max_value_bytes: 4, max_total_bytes: 12 });
+        let kv = MemoryKv::new(MemoryKvLimits { max_key_bytes: 8, max_value_bytes: 4, max_total_bytes: 13 });
         kv.set("a/1", b"x".to_vec()).await.unwrap();
         kv.set("a/2", b"y".to_vec()).await.unwrap();
         kv.set("b/1", b"z".to_vec()).await.unwrap();

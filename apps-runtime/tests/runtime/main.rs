@@ -1,0 +1,12 @@
+//! The apps runtime's integration tests, on real components built from tests/components: serving,
+//! per-request isolation, every limit, hostile apps, refusals at load, the artifact cache, log
+//! capture, the capabilities and outbound HTTP.
+
+mod support;
+
+mod capabilities;
+mod hostile;
+mod limits;
+mod loading;
+mod outbound;
+mod serving;
