@@ -1,5 +1,7 @@
 //! `vibe serve`: open the database, migrate, build the state and serve until SIGINT or SIGTERM.
 
+use std::future::IntoFuture;
+
 use anyhow::Context;
 use tokio::net::TcpListener;
 
@@ -10,6 +12,9 @@ use crate::{api, ops, secrets};
 
 /// Length of the token signing key, in bytes.
 const TOKEN_KEY_BYTES: usize = 64;
+
+/// How long open requests may take to finish after SIGINT or SIGTERM before they are cut off.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the server until a shutdown signal, then stops what it started.
 pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
@@ -25,10 +30,30 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     let state = AppState::new(database.pool.clone(), config, &token_key).await?;
     tracing::info!(address = %listener.local_addr()?, embedded_db = database.embedded.is_some(), "vibe is serving");
 
-    axum::serve(listener, api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
+    let stopping = async move {
+        shutdown_signal().await;
+        let _ = signalled.send(true);
+    };
+    let serving =
+        axum::serve(listener, api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(stopping)
+            .into_future();
+    // A client that never finishes its request (or keeps a response streaming) must not hold the
+    // shutdown up forever: after the grace period, the connections still open are dropped.
+    let grace_over = async move {
+        match on_signal.wait_for(|signalled| *signalled).await {
+            Ok(_) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = serving => served.context("serving HTTP")?,
+        () = grace_over => tracing::warn!(
+            "connections still open {}s after the shutdown signal; closing them",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
 
     tracing::info!("shutting down");
     database.close().await

@@ -46,7 +46,11 @@ impl Database {
 
     /// Closes the pool, then stops the embedded cluster if Vibe started one.
     pub async fn close(self) -> anyhow::Result<()> {
-        self.pool.close().await;
+        // A task that still holds a connection (a request cut off at shutdown) must not keep us waiting;
+        // those sessions end with the process (the embedded server ends them when it stops).
+        if tokio::time::timeout(Duration::from_secs(10), self.pool.close()).await.is_err() {
+            tracing::warn!("database connections still in use after 10s; closing anyway");
+        }
         if let Some(cluster) = self.embedded {
             cluster.stop().await?;
         }
