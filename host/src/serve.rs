@@ -30,10 +30,13 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     let state = AppState::new(database.pool.clone(), config, &token_key).await?;
     tracing::info!(address = %listener.local_addr()?, embedded_db = database.embedded.is_some(), "vibe is serving");
 
+    let events = state.events.clone();
     let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
     let stopping = async move {
         shutdown_signal().await;
         let _ = signalled.send(true);
+        // Upgraded WebSockets are no longer HTTP connections the graceful shutdown waits for: close them.
+        events.close_connections(std::time::Duration::from_secs(5)).await;
     };
     let serving =
         axum::serve(listener, api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())

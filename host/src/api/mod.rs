@@ -60,6 +60,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(sessions::routes())
         .merge(apps::routes())
         .merge(credits::routes())
+        .merge(events::ws::routes())
 }
 
 /// The OpenAPI document of the API.
@@ -74,9 +75,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
-        .merge(events::ws::routes())
         .merge(ops::routes())
         .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(telemetry::observe))
         .with_state(state)
