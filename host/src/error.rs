@@ -26,6 +26,9 @@ pub enum ApiError {
     /// No valid credentials were presented.
     #[error("authentication required")]
     Unauthorized,
+    /// A login with a wrong email or password (one message for both, so accounts cannot be probed).
+    #[error("wrong email or password")]
+    InvalidCredentials,
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -68,6 +71,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

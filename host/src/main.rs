@@ -5,6 +5,7 @@ use clap::Parser;
 use vibe_host::auth::{Role, password};
 use vibe_host::config::{Cli, Command, UserCommand};
 use vibe_host::db::{self, Database};
+use vibe_host::error::ApiError;
 use vibe_host::{serve, telemetry, users};
 
 #[tokio::main]
@@ -46,10 +47,11 @@ async fn user_command(database: &Database, command: UserCommand) -> anyhow::Resu
             println!("created {} ({}){}", user.email, user.id, if operator { " as an operator" } else { "" });
         }
         UserCommand::Promote { email } => {
-            let user = users::promote(&database.pool, &email)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("no account with email {email}"))?;
+            let user = match users::promote(&database.pool, &email).await {
+                Ok(user) => user,
+                Err(ApiError::NotFound) => anyhow::bail!("no account with email {email}"),
+                Err(err) => return Err(anyhow::anyhow!("{err}")).context("promoting the account"),
+            };
             println!("{} is now an operator", user.email);
         }
     }

@@ -213,7 +213,8 @@ async fn login_with_the_right_password_only(db: PgPool) {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.headers().get(SET_COOKIE).is_none());
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "unauthorized");
+        assert_eq!(body["error"]["code"], "invalid_credentials");
+        assert_eq!(body["error"]["message"], "wrong email or password");
         messages.push(body["error"]["message"].clone());
     }
     assert_eq!(messages[0], messages[1], "wrong password and unknown email look the same");
@@ -235,7 +236,7 @@ async fn accounts_without_a_password_cannot_log_in_with_one(db: PgPool) {
         let response =
             post(&server, "/api/auth/login", json!({"email": "neo@example.com", "password": password})).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(error_code(response).await, "unauthorized");
+        assert_eq!(error_code(response).await, "invalid_credentials");
     }
     assert_eq!(count(&server.db, "SELECT count(*) FROM login_sessions").await, 0);
 }

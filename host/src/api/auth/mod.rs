@@ -161,7 +161,7 @@ pub async fn login(
         body.password.chars().count() <= MAX_PASSWORD_CHARS && password::verify(body.password, phc).await;
     let user_id = match (user_id, matches) {
         (Some(id), true) => id,
-        _ => return Err(ApiError::Unauthorized),
+        _ => return Err(ApiError::InvalidCredentials),
     };
 
     let user = users::get(&state.db, user_id).await?;
