@@ -15,3 +15,4 @@ mod openapi;
 mod ops;
 mod sessions;
 mod support;
+mod mail;
