@@ -6,14 +6,17 @@
 //!
 //! The CPU budget is metered with epoch interruption: a ticker thread advances the engine's epoch
 //! every `tick` (1 ms by default); each time a running guest crosses a tick it yields to the
-//! executor and its store counts one tick; past its budget the guest is interrupted. Fuel counts
-//! instructions instead, exactly, but the instrumentation slows every loop. Measured with
-//! `cargo bench -p vibe-apps-runtime --bench cpu_meter` (see BENCHMARKS.md) on this machine
-//! (2 cores): hello-world requests cost the same either way (≈ 5% apart, within noise), while on
-//! the CPU-heavy component fuel took ≈ 1.4-1.5× the time of no metering against ≈ 1.05-1.1× for
-//! epochs. Epoch ticks are counted only while guest code runs (time spent awaiting host calls,
-//! such as a database query, does not count), so the budget is CPU time at 1 ms granularity; the
-//! wall-clock deadline is separate. [`CpuMeter::Fuel`] stays available for deterministic budgets.
+//! executor and its store counts one tick; past its budget the guest is interrupted. Ticks are
+//! counted only while guest code runs (time spent awaiting host calls, a database query say, does
+//! not count), so the budget is CPU time at tick granularity; the wall-clock deadline is separate.
+//!
+//! Fuel counts instructions instead, deterministically, but its budget is not a time: the fuel a
+//! millisecond burns depends on the code and the machine (≈ 17 million per ms on our test loop
+//! here), so a per-app "milliseconds of CPU" limit would need calibrating. Measured side by side
+//! (`cargo bench -p vibe-apps-runtime --bench cpu_meter`, BENCHMARKS.md, 2 shared cores): on
+//! hello-world requests the two are equal within noise (≈ 57-65 µs of CPU per request each); on a
+//! CPU-heavy request fuel costs ≈ 5% more CPU (80.1-80.6 ms against 76.6 ms). Epochs are the
+//! cheaper and simpler choice; [`CpuMeter::Fuel`] stays available for deterministic budgets.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,6 +144,11 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeErro
     wasm.wasm_component_model(true)
         .memory_init_cow(true)
         .max_wasm_stack(pool.max_wasm_stack_bytes)
+        // Neither is needed to classify traps or to serve; leaving them out makes each artifact
+        // ~30% smaller and each idle app ~65 KiB lighter (benches/idle_apps.rs), and spares the
+        // registration cost the wasmtime docs warn about when loading many modules.
+        .generate_address_map(false)
+        .native_unwind_info(false)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     match config.cpu_meter {
         CpuMeter::Epoch { .. } => wasm.epoch_interruption(true),

@@ -26,8 +26,11 @@ fn main() {
         .args(["build", "--release", "--locked", "--workspace", "--target", "wasm32-wasip2"])
         .arg("--target-dir")
         .arg(&target_dir)
-        // The outer build's flags and target directory are for the host, not for the guests.
+        // The outer build's flags, target directory and wrappers (clippy's, when the outer
+        // command is `cargo clippy`) are for the host crates, not for the guests.
         .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")

@@ -11,6 +11,9 @@ struct Recurse;
 #[allow(unconditional_recursion, reason = "recursing without end is the point")]
 fn descend(depth: u64, scratch: [u64; 8]) -> u64 {
     let next = black_box(scratch);
+    if black_box(depth) == u64::MAX {
+        return depth;
+    }
     black_box(descend(depth + 1, next)) + next[0]
 }
 
