@@ -1,6 +1,6 @@
 //! The apps runtime's integration tests, on real components built from tests/components: serving,
 //! per-request isolation, every limit, hostile apps, refusals at load, the artifact cache, log
-//! capture, the capabilities and outbound HTTP.
+//! capture, the capabilities, outbound HTTP and the WASI sandbox.
 
 mod support;
 
@@ -9,4 +9,5 @@ mod hostile;
 mod limits;
 mod loading;
 mod outbound;
+mod sandbox;
 mod serving;
