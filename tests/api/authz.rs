@@ -196,7 +196,7 @@ async fn idea_and_collaborator_endpoints(db: PgPool) {
         case(Method::GET, "/api/ideas/{idea}", None, [200, 200, 200, 404, 401, 200]),
         case(Method::PATCH, "/api/ideas/{idea}", patch, [200, 200, 403, 404, 401, 403]),
         case(Method::DELETE, "/api/ideas/{idea}", None, [204, 403, 403, 404, 401, 403]),
-        case(Method::GET, "/api/ideas/{idea}/collaborate", None, [200, 200, 200, 404, 401, 200]),
+        case(Method::GET, "/api/ideas/{idea}/collaborate", None, [200, 200, 200, 404, 401, 403]),
         case(Method::POST, "/api/ideas/{idea}/collaborate", invite, [201, 403, 403, 404, 401, 403]),
         case(Method::DELETE, "/api/ideas/{idea}/collaborate/{viewer}", None, [204, 403, 403, 404, 401, 403]),
     ];

@@ -89,6 +89,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         (status = 200, description = "Members and pending invitations", body = Vec<Collaborator>),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not a member of this public idea", body = ErrorBody),
         (status = 404, description = "No such idea, or not visible to the caller", body = ErrorBody),
     )
 )]
@@ -98,6 +99,17 @@ async fn list_collaborators(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<Collaborator>>> {
     require_idea(&state.db, id, user.id, Need::Read).await?;
+    // A public idea can be read by anyone signed in, but who works on it (and their email addresses)
+    // is for its members only.
+    let (member,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM idea_collaborators WHERE idea_id = $1 AND user_id = $2)")
+            .bind(id)
+            .bind(user.id)
+            .fetch_one(&state.db)
+            .await?;
+    if !member {
+        return Err(ApiError::Forbidden("only the idea's members see its collaborators".into()));
+    }
     let rows = sqlx::query_as::<_, Collaborator>(&format!(
         "SELECT {COLLABORATOR_COLUMNS} FROM idea_collaborators c LEFT JOIN users u ON u.id = c.user_id \
          WHERE c.idea_id = $1 ORDER BY (c.role = 'owner') DESC, c.invited_at, c.email"
