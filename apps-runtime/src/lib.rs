@@ -33,6 +33,7 @@ mod runtime;
 mod sandbox;
 mod state;
 mod stdio;
+pub mod tenant;
 
 pub use app::LoadedApp;
 pub use bindings::config::Error as ConfigError;
