@@ -5,6 +5,9 @@
 //! profile directories of the outer target directory), so they never mix with the host's build and
 //! are rebuilt only when their sources or the WIT change. The lock file is used as is (`--locked`),
 //! so a clean clone with a warm registry cache builds offline.
+//!
+//! The `sdk` workspace's example apps are built the same way (`sdk_examples`), each named
+//! `SDK_EXAMPLE_<NAME>`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,7 +68,56 @@ fn main() {
             path.display().to_string()
         ));
     }
+    constants.push_str(&sdk_examples(&root, &out_dir));
     fs::write(out_dir.join("components.rs"), constants).expect("OUT_DIR is writable");
+}
+
+/// Builds the `sdk` workspace (the app SDK and its example apps) the same way, into
+/// `<outer target dir>/sdk-components`, and returns one `SDK_EXAMPLE_<NAME>` constant per
+/// `sdk/examples/<name>`.
+fn sdk_examples(root: &Path, out_dir: &Path) -> String {
+    let sdk = root.join("sdk");
+    for watched in ["Cargo.toml", "Cargo.lock", "vibe-app-sdk", "examples"] {
+        // Not `sdk/` itself: a local build's `sdk/target` would rerun this script every time.
+        println!("cargo:rerun-if-changed={}", sdk.join(watched).display());
+    }
+    let target_dir = guest_target_dir(out_dir).with_file_name("sdk-components");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&sdk)
+        .args(["build", "--release", "--locked", "--workspace", "--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .expect("failed to start cargo for the sdk workspace");
+    assert!(status.success(), "building sdk/ for wasm32-wasip2 failed ({status})");
+
+    let release = target_dir.join("wasm32-wasip2/release");
+    let mut names: Vec<String> = fs::read_dir(sdk.join("examples"))
+        .expect("sdk/examples exists")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut constants = String::new();
+    for name in names {
+        let file = name.replace('-', "_");
+        let path = release.join(format!("{file}.wasm"));
+        let path = path.canonicalize().unwrap_or_else(|_| panic!("{} was built", path.display()));
+        constants.push_str(&format!(
+            "/// `{}`, the example app built from `sdk/examples/{name}`.\npub const SDK_EXAMPLE_{}: &str = {:?};\n",
+            path.display(),
+            file.to_uppercase(),
+            path.display().to_string()
+        ));
+    }
+    constants
 }
 
 /// `<outer target dir>/components`, found from `OUT_DIR` (`<target>/<profile>/build/<pkg>/out`);
