@@ -101,12 +101,13 @@ async fn list_collaborators(
     require_idea(&state.db, id, user.id, Need::Read).await?;
     // A public idea can be read by anyone signed in, but who works on it (and their email addresses)
     // is for its members only.
-    let (member,): (bool,) =
-        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM idea_collaborators WHERE idea_id = $1 AND user_id = $2)")
-            .bind(id)
-            .bind(user.id)
-            .fetch_one(&state.db)
-            .await?;
+    let (member,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM idea_collaborators WHERE idea_id = $1 AND user_id = $2)",
+    )
+    .bind(id)
+    .bind(user.id)
+    .fetch_one(&state.db)
+    .await?;
     if !member {
         return Err(ApiError::Forbidden("only the idea's members see its collaborators".into()));
     }
