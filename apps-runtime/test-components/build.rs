@@ -21,12 +21,16 @@ fn main() {
     let wit = root.join("wit");
     println!("cargo:rerun-if-changed={}", components.display());
     println!("cargo:rerun-if-changed={}", wit.display());
+    // The agent test plugins are written on the agent SDK.
+    println!("cargo:rerun-if-changed={}", root.join("sdk/vibe-agent-sdk").display());
 
     let target_dir = guest_target_dir(&out_dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&components)
         .args(["build", "--release", "--locked", "--workspace", "--target", "wasm32-wasip2"])
+        // An Extism plugin is a core module: built below, for its own target.
+        .args(["--exclude", "agent-extism"])
         .arg("--target-dir")
         .arg(&target_dir)
         // The outer build's flags, target directory and wrappers (clippy's, when the outer
@@ -68,6 +72,7 @@ fn main() {
             path.display().to_string()
         ));
     }
+    constants.push_str(&extism_plugin(&components, &target_dir));
     constants.push_str(&sdk_examples(&root, &out_dir));
     fs::write(out_dir.join("components.rs"), constants).expect("OUT_DIR is writable");
 }
@@ -118,6 +123,38 @@ fn sdk_examples(root: &Path, out_dir: &Path) -> String {
         ));
     }
     constants
+}
+
+/// Builds the Extism agent plugin `agent-extism` (extism-pdk, a core module) for
+/// `wasm32-unknown-unknown` and returns its `AGENT_EXTISM` constant.
+fn extism_plugin(components: &Path, target_dir: &Path) -> String {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(components)
+        .args(["build", "--release", "--locked", "-p", "agent-extism", "--target", "wasm32-unknown-unknown"])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .expect("failed to start cargo for the Extism plugin");
+    assert!(
+        status.success(),
+        "building agent-extism for wasm32-unknown-unknown failed ({status}); \
+         is the target installed (`rustup target add wasm32-unknown-unknown`)?"
+    );
+    let path = target_dir.join("wasm32-unknown-unknown/release/agent_extism.wasm");
+    let path = path.canonicalize().unwrap_or_else(|_| panic!("{} was built", path.display()));
+    format!(
+        "/// `{}`, the Extism agent plugin built from `tests/components/agent-extism`.\npub const AGENT_EXTISM: &str = {:?};\n",
+        path.display(),
+        path.display().to_string()
+    )
 }
 
 /// `<outer target dir>/components`, found from `OUT_DIR` (`<target>/<profile>/build/<pkg>/out`);

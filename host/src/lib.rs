@@ -4,6 +4,7 @@
 //! `main.rs` only parses the command line; everything a test needs to drive the server
 //! in-process (the router, the state, the database setup) is reachable from here.
 
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod config;

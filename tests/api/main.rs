@@ -1,5 +1,6 @@
 //! Integration tests of the platform API against real PostgreSQL (a fresh database per test) and real HTTP.
 
+mod agents_runtime;
 mod apps;
 mod auth;
 mod authz;

@@ -1,0 +1,68 @@
+//! The echo agent: on `ping` it answers `pong` and touches nothing (the benchmark's trivial
+//! agent); on anything else it emits `agent:thinking`, counts the turn in kv, reads the idea's
+//! `summary` artifact, writes a `notes` artifact, logs, asks the LLM, reports a tool call, and
+//! replies with one fact per line, asking the host to write an `echo` JSON artifact. On `done`
+//! it also hands off to `spec`.
+
+use vibe_agent_sdk::prelude::*;
+
+struct Echo;
+
+fn facts(turn: &TurnInput) -> Vec<String> {
+    let mut lines = vec![format!("echo: {}", turn.message.content)];
+    lines.push(format!("thinking: {:?}", events::thinking("echoing").err()));
+    let turns = kv::get_string("turns").ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1;
+    lines.push(format!("kv: {:?} turns={turns}", kv::set("turns", turns.to_string()).err()));
+    match pipeline::get("summary") {
+        Ok(Some(summary)) => lines.push(format!("summary v{}: {}", summary.version, summary.content)),
+        Ok(None) => lines.push("summary: none".to_owned()),
+        Err(error) => lines.push(format!("summary: {error:?}")),
+    }
+    match pipeline::put_text("notes", &format!("turn {turns}: {}", turn.message.content)) {
+        Ok(version) => lines.push(format!("notes: v{version}")),
+        Err(error) => lines.push(format!("notes: {error:?}")),
+    }
+    log::info(&format!("turn {turns} of {}", turn.agent_type));
+    match llm::ask(Some("be brief"), &turn.message.content) {
+        Ok(answer) => lines.push(format!("llm: {answer}")),
+        Err(error) => lines.push(format!("llm: {error:?}")),
+    }
+    lines.push(format!("tool: {:?}", events::tool_call("echo", &turn.message.content, "echoed").err()));
+    lines.push(format!("transcript: {} messages, {} artifacts", turn.transcript.len(), turn.artifacts.len()));
+    lines
+}
+
+impl Agent for Echo {
+    fn describe() -> Description {
+        describe("echo", "0.1.0")
+            .serves("ideation")
+            .serves("support")
+            .wants(Capability::Llm)
+            .wants(Capability::Kv)
+            .wants(Capability::Events)
+            .wants(Capability::PipelineRead)
+            .wants(Capability::PipelineWrite)
+            .wants(Capability::Log)
+            .build()
+    }
+
+    fn handle_turn(turn: TurnInput) -> Result<TurnOutput, String> {
+        if turn.message.content == "ping" {
+            return Ok(Reply::new().say("pong").into());
+        }
+        if turn.message.content == "refuse" {
+            return Err("I will not".to_owned());
+        }
+        let facts = facts(&turn);
+        let mut reply = Reply::new()
+            .say(facts.join("\n"))
+            .write_json("echo", &vibe_agent_sdk::serde_json::json!({ "said": turn.message.content }))
+            .tool_call("echo", &turn.message.content, "echoed");
+        if turn.message.content == "done" {
+            reply = reply.hand_off("spec", "the idea is clear");
+        }
+        Ok(reply.into())
+    }
+}
+
+vibe_agent_sdk::export_agent!(Echo);
