@@ -49,6 +49,42 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Deploy and manage apps.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create a version of an app from a component and make it live (creating the app if needed).
+    Deploy {
+        /// The app's component: a wasi:http component built for wasm32-wasip2.
+        component: PathBuf,
+        /// The app's slug: served at /apps/{name}/ and on {name}.{apps domain}.
+        #[arg(long)]
+        name: String,
+        /// A directory of `*.sql` migrations, applied in file-name order, each once.
+        #[arg(long)]
+        migrations: Option<PathBuf>,
+        /// A JSON file of settings (name → string) the app reads through vibe:app/config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Email of the account that owns the app, when it does not exist yet.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Domain under which apps are served as {slug}.{domain} (for the address printed).
+        #[arg(long, env = "VIBE_APPS_DOMAIN", default_value = "apps.localhost")]
+        apps_domain: String,
+    },
+    /// List every app with its status, live version and owner.
+    List,
+    /// Make an earlier version of an app live again.
+    Rollback {
+        /// The app's slug.
+        name: String,
+        /// The version number to serve.
+        version: i32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +135,10 @@ pub struct ServeConfig {
     /// Login and magic-link attempts allowed per minute, per account and per client address.
     #[arg(long, env = "VIBE_AUTH_RATE_PER_MINUTE", default_value_t = 10)]
     pub auth_rate_per_minute: u32,
+    /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
+    /// from `--data-dir`.
+    #[arg(skip)]
+    pub data_dir: PathBuf,
 }
 
 impl ServeConfig {
@@ -126,6 +166,8 @@ impl ServeConfig {
             signup_credits: 100,
             session_hours: 24 * 14,
             auth_rate_per_minute: 10,
+            // Components are content-addressed, so test servers can share one directory safely.
+            data_dir: std::env::temp_dir().join("vibe-test-data"),
         }
     }
 }

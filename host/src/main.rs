@@ -20,6 +20,13 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             database.close().await
         }
+        Command::App(command) => {
+            let database = Database::open(&cli.base).await?;
+            db::migrate(&database.pool).await?;
+            let result = vibe_host::apps::cli::run(&database.pool, &cli.base, command).await;
+            database.close().await?;
+            result
+        }
         Command::User(command) => {
             let database = Database::open(&cli.base).await?;
             db::migrate(&database.pool).await?;

@@ -27,10 +27,14 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
 
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let mut config = config;
+    config.data_dir = base.data_dir.clone();
     let state = AppState::new(database.pool.clone(), config, &token_key).await?;
+    state.apps.load_all().await?;
     tracing::info!(address = %listener.local_addr()?, embedded_db = database.embedded.is_some(), "vibe is serving");
 
     let events = state.events.clone();
+    let state_apps = state.apps.clone();
     let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
     let stopping = async move {
         shutdown_signal().await;
@@ -59,6 +63,8 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     }
 
     tracing::info!("shutting down");
+    // Analytics and log rows still queued are written before the pool closes.
+    state_apps.flush().await;
     database.close().await
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::apps::{AppsService, AppsSettings};
 use crate::auth::TokenKeys;
 use crate::auth::rate_limit::AuthRateLimits;
 use crate::config::ServeConfig;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     pub events: EventBus,
     pub rate_limits: Arc<AuthRateLimits>,
+    /// The live apps and their lifecycle.
+    pub apps: AppsService,
 }
 
 impl AppState {
@@ -28,6 +31,7 @@ impl AppState {
         let mailer = mail::from_config(&config, db.clone())?;
         let events = EventBus::start(db.clone()).await?;
         let rate_limits = Arc::new(AuthRateLimits::new(config.auth_rate_per_minute));
+        let apps = AppsService::start(db.clone(), events.clone(), AppsSettings::from_config(&config));
         Ok(AppState {
             db,
             config: Arc::new(config),
@@ -35,6 +39,7 @@ impl AppState {
             mailer,
             events,
             rate_limits,
+            apps,
         })
     }
 }

@@ -157,7 +157,9 @@ fn validate_features(value: &Value) -> Result<(), ApiError> {
 
 /// The app routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_apps)).routes(routes!(get_app, update_app))
+    OpenApiRouter::new()
+        .routes(routes!(list_apps))
+        .routes(routes!(get_app, update_app, super::app_versions::delete_app))
 }
 
 /// Lists the apps the caller owns or whose idea they are a member of, newest first.
@@ -239,6 +241,8 @@ async fn update_app(
     let name = body.name.as_deref().map(|n| validate_name("name", n)).transpose()?;
     if let Some(config) = &body.hosting_config {
         validate_hosting_config(config)?;
+        // Limits and outbound hosts must be ones this server can apply: refuse them here, not at the next load.
+        state.apps.check_hosting_config(config).map_err(|e| ApiError::validation("hosting_config", e.to_string()))?;
     }
     if let Some(features) = &body.features_enabled {
         validate_features(features)?;
@@ -253,5 +257,7 @@ async fn update_app(
     .bind(body.features_enabled)
     .execute(&state.db)
     .await?;
+    // Every process serving the app picks up its new limits and feature switches.
+    state.apps.changed(id).await;
     Ok(Json(fetch_app(&state, id, role).await?))
 }

@@ -2,6 +2,8 @@
 //! OpenAPI document generated from the handlers' annotations at `/api/openapi.json`.
 
 pub mod access;
+pub mod app_observe;
+pub mod app_versions;
 pub mod apps;
 pub mod auth;
 pub mod collaborators;
@@ -59,6 +61,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(collaborators::routes())
         .merge(sessions::routes())
         .merge(apps::routes())
+        .merge(app_versions::routes())
+        .merge(app_observe::routes())
         .merge(credits::routes())
         .merge(events::ws::routes())
 }
@@ -76,9 +80,12 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .merge(ops::routes())
+        .merge(crate::apps::routing::routes())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Requests for `{slug}.{apps domain}` go to the app before any platform route is considered.
+        .layer(middleware::from_fn_with_state(state.clone(), crate::apps::routing::by_host))
         .layer(middleware::from_fn(telemetry::observe))
         .with_state(state)
 }

@@ -1,0 +1,165 @@
+//! Per-request analytics of served apps (path, status, duration, CPU or fuel) and the page views the
+//! Vibe Wrapper's beacon reports, written to Postgres in batches off the request path (`batch.rs`).
+//! `GET /api/apps/{id}/metrics` reads them back.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::batch::{Batcher, storable};
+
+/// The longest path stored; longer ones are cut.
+const MAX_PATH_BYTES: usize = 1024;
+/// The longest referrer stored.
+const MAX_REFERRER_BYTES: usize = 512;
+
+/// One request an app served (or that the runtime answered for it).
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub app_id: Uuid,
+    pub version_id: Option<Uuid>,
+    pub request_id: String,
+    pub method: String,
+    /// The path the app saw, without the query (queries may carry tokens).
+    pub path: String,
+    pub status: u16,
+    pub duration_us: u64,
+    pub cpu_ms: Option<u64>,
+    pub fuel: Option<u64>,
+    /// The runtime's failure code when the app's own answer was not passed on.
+    pub failure: Option<&'static str>,
+    pub at: OffsetDateTime,
+}
+
+/// One page view reported by the wrapper's beacon.
+#[derive(Debug, Clone)]
+pub struct PageView {
+    pub app_id: Uuid,
+    pub path: String,
+    pub referrer: String,
+    /// How long the page took to load in the visitor's browser.
+    pub load_ms: Option<i32>,
+    pub at: OffsetDateTime,
+}
+
+/// Queues analytics rows for batched insertion. Cheap to clone.
+#[derive(Clone)]
+pub struct Analytics {
+    requests: Batcher<RequestRecord>,
+    views: Batcher<PageView>,
+}
+
+impl Analytics {
+    /// Starts the writers on `db`.
+    pub fn start(db: PgPool) -> Self {
+        let for_views = db.clone();
+        Analytics {
+            requests: Batcher::start("app_requests", move |rows| insert_requests(db.clone(), rows)),
+            views: Batcher::start("app_page_views", move |rows| insert_views(for_views.clone(), rows)),
+        }
+    }
+
+    /// Records a served request (never waits).
+    pub fn request(&self, record: RequestRecord) {
+        self.requests.push(record);
+    }
+
+    /// Records a page view (never waits).
+    pub fn page_view(&self, view: PageView) {
+        self.views.push(view);
+    }
+
+    /// Writes everything queued so far.
+    pub async fn flush(&self) {
+        self.requests.flush().await;
+        self.views.flush().await;
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+async fn insert_requests(db: PgPool, rows: Vec<RequestRecord>) -> anyhow::Result<()> {
+    let mut columns = RequestColumns::default();
+    for row in rows {
+        columns.app_id.push(row.app_id);
+        columns.version_id.push(row.version_id);
+        columns.request_id.push(storable(&row.request_id, 128));
+        columns.method.push(storable(&row.method, 16));
+        columns.path.push(storable(&row.path, MAX_PATH_BYTES));
+        columns.status.push(i16::try_from(row.status).unwrap_or(i16::MAX));
+        columns.duration_us.push(to_i64(row.duration_us));
+        columns.cpu_ms.push(row.cpu_ms.map(to_i64));
+        columns.fuel.push(row.fuel.map(to_i64));
+        columns.failure.push(row.failure.map(str::to_owned));
+        columns.at.push(row.at);
+    }
+    // The join drops rows of apps deleted since they were queued, instead of failing the batch.
+    sqlx::query(
+        "INSERT INTO app_requests \
+         (app_id, version_id, request_id, method, path, status, duration_us, cpu_ms, fuel, failure, at) \
+         SELECT u.* FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int2[], \
+                                $7::int8[], $8::int8[], $9::int8[], $10::text[], $11::timestamptz[]) \
+              AS u(app_id, version_id, request_id, method, path, status, duration_us, cpu_ms, fuel, failure, at) \
+         JOIN apps a ON a.id = u.app_id",
+    )
+    .bind(columns.app_id)
+    .bind(columns.version_id)
+    .bind(columns.request_id)
+    .bind(columns.method)
+    .bind(columns.path)
+    .bind(columns.status)
+    .bind(columns.duration_us)
+    .bind(columns.cpu_ms)
+    .bind(columns.fuel)
+    .bind(columns.failure)
+    .bind(columns.at)
+    .execute(&db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct RequestColumns {
+    app_id: Vec<Uuid>,
+    version_id: Vec<Option<Uuid>>,
+    request_id: Vec<String>,
+    method: Vec<String>,
+    path: Vec<String>,
+    status: Vec<i16>,
+    duration_us: Vec<i64>,
+    cpu_ms: Vec<Option<i64>>,
+    fuel: Vec<Option<i64>>,
+    failure: Vec<Option<String>>,
+    at: Vec<OffsetDateTime>,
+}
+
+async fn insert_views(db: PgPool, rows: Vec<PageView>) -> anyhow::Result<()> {
+    let mut app_id = Vec::with_capacity(rows.len());
+    let mut path = Vec::with_capacity(rows.len());
+    let mut referrer = Vec::with_capacity(rows.len());
+    let mut load_ms = Vec::with_capacity(rows.len());
+    let mut at = Vec::with_capacity(rows.len());
+    for row in rows {
+        app_id.push(row.app_id);
+        path.push(storable(&row.path, MAX_PATH_BYTES));
+        referrer.push(storable(&row.referrer, MAX_REFERRER_BYTES));
+        load_ms.push(row.load_ms);
+        at.push(row.at);
+    }
+    sqlx::query(
+        "INSERT INTO app_page_views (app_id, path, referrer, load_ms, at) \
+         SELECT u.* FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::timestamptz[]) \
+              AS u(app_id, path, referrer, load_ms, at) \
+         JOIN apps a ON a.id = u.app_id",
+    )
+    .bind(app_id)
+    .bind(path)
+    .bind(referrer)
+    .bind(load_ms)
+    .bind(at)
+    .execute(&db)
+    .await?;
+    Ok(())
+}
