@@ -157,9 +157,11 @@ fn validate_features(value: &Value) -> Result<(), ApiError> {
 
 /// The app routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_apps))
-        .routes(routes!(get_app, update_app, super::app_versions::delete_app))
+    OpenApiRouter::new().routes(routes!(list_apps)).routes(routes!(
+        get_app,
+        update_app,
+        super::app_versions::delete_app
+    ))
 }
 
 /// Lists the apps the caller owns or whose idea they are a member of, newest first.
@@ -242,7 +244,10 @@ async fn update_app(
     if let Some(config) = &body.hosting_config {
         validate_hosting_config(config)?;
         // Limits and outbound hosts must be ones this server can apply: refuse them here, not at the next load.
-        state.apps.check_hosting_config(config).map_err(|e| ApiError::validation("hosting_config", e.to_string()))?;
+        state
+            .apps
+            .check_hosting_config(config)
+            .map_err(|e| ApiError::validation("hosting_config", e.to_string()))?;
     }
     if let Some(features) = &body.features_enabled {
         validate_features(features)?;
