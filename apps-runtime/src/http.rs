@@ -224,6 +224,25 @@ impl LoadedApp {
         }
     }
 
+    /// Creates a fresh store and instance of the app exactly as a request does (the request's
+    /// store data, memory limiter and CPU meter, then the pre-instantiation) and drops them
+    /// without calling the app: instantiation alone, for benchmarks (`benches/serve_compare`).
+    /// Fails with wasmtime's reason, for instance when the instance pool is exhausted.
+    pub async fn instantiate_only(&self) -> Result<(), String> {
+        let limits = &self.shared.limits;
+        let logs = LogBudget::new(
+            self.shared.capabilities.logs.clone(),
+            self.shared.app_id,
+            String::new(),
+            limits.max_log_bytes_per_request,
+        );
+        let mut store = self.new_store(logs);
+        match self.version.pre.instantiate_async(&mut store).await {
+            Ok(_instance) => Ok(()),
+            Err(error) => Err(format!("{error:#}")),
+        }
+    }
+
     fn new_store(&self, logs: LogBudget) -> Store<RequestState> {
         let engine = &self.runtime.engine;
         let mut store = Store::new(engine, RequestState::new(self.shared.clone(), logs));
