@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use vibe_test_components::{HELLO_STD, LOOP, SQL_CONSOLE};
+use vibe_test_components::{BIG_BODY, GROW, HELLO_STD, LOOP, RECURSE, SQL_CONSOLE, STATE, TRAP};
 
 use super::{answer, component, deploy_form, deployed, eventually, new_app, via_host, via_path};
-use crate::support::TestServer;
+use crate::support::{TestServer, TestUser};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_infinite_loop_is_stopped_while_another_app_keeps_answering(db: PgPool) {
@@ -169,4 +169,61 @@ async fn sql_sent_to_an_app_reaches_nothing_outside_its_schema(db: PgPool) {
     assert_eq!(count, 1);
     let (status, _) = query("SELECT 1".into()).await;
     assert_eq!(status, StatusCode::OK, "the intruder still works after all that");
+}
+
+/// An app of `owner`'s at `slug` with `limits`, serving `path`.
+async fn hostile_app(server: &TestServer, owner: &TestUser, slug: &str, limits: Value, path: &str) {
+    let app = new_app(&server.db, owner.id, slug).await;
+    sqlx::query("UPDATE apps SET hosting_config = $2 WHERE id = $1")
+        .bind(app)
+        .bind(json!({ "limits": limits }))
+        .execute(&server.db)
+        .await
+        .unwrap();
+    deployed(owner, app, component(path)).await;
+}
+
+/// The error code of a runtime error answer, checking that it carries the response's request id.
+async fn runtime_error(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    let header = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["request_id"], header.as_str(), "{body}");
+    (status, body["error"]["code"].as_str().unwrap().to_owned())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn hostile_apps_get_clean_errors_through_http_and_the_next_request_is_served(db: PgPool) {
+    let server = TestServer::start(db.clone()).await;
+    let owner = server.signup("owner@example.com").await;
+    hostile_app(&server, &owner, "grow", json!({"memory_bytes": 16 << 20}), GROW).await;
+    hostile_app(&server, &owner, "recurse", json!({}), RECURSE).await;
+    hostile_app(&server, &owner, "trap", json!({}), TRAP).await;
+    hostile_app(&server, &owner, "state", json!({}), STATE).await;
+    hostile_app(&server, &owner, "big-body", json!({"max_response_body_bytes": 1 << 20}), BIG_BODY).await;
+    hostile_app(&server, &owner, "small-bodies", json!({"max_request_body_bytes": 1024}), HELLO_STD).await;
+
+    let cases = [
+        ("grow", "/", StatusCode::INTERNAL_SERVER_ERROR, "app_memory_limit_exceeded"),
+        ("recurse", "/", StatusCode::INTERNAL_SERVER_ERROR, "app_stack_overflow"),
+        ("trap", "/trap", StatusCode::INTERNAL_SERVER_ERROR, "app_trapped"),
+        ("big-body", "/", StatusCode::INTERNAL_SERVER_ERROR, "app_response_too_large"),
+    ];
+    for (slug, path, status, code) in cases {
+        let answer = runtime_error(via_path(&server, Method::GET, slug, path, "").await).await;
+        assert_eq!(answer, (status, code.to_owned()), "{slug}");
+    }
+    let huge = "x".repeat(4096);
+    let answer = runtime_error(via_host(&server, Method::POST, "small-bodies", "/", &huge).await).await;
+    assert_eq!(answer, (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".to_owned()));
+
+    // Nothing lingers: the request after a trap is served, and no request sees another's state.
+    assert_eq!(answer_of(&server, "trap", "/ok").await, (StatusCode::OK, "ok".to_owned()));
+    assert_eq!(answer_of(&server, "state", "/").await, (StatusCode::OK, "1".to_owned()));
+    assert_eq!(answer_of(&server, "state", "/").await, (StatusCode::OK, "1".to_owned()));
+    assert_eq!(answer_of(&server, "small-bodies", "/").await, (StatusCode::OK, "hello from /\n".to_owned()));
+}
+
+async fn answer_of(server: &TestServer, slug: &str, path: &str) -> (StatusCode, String) {
+    answer(via_path(server, Method::GET, slug, path, "").await).await
 }
