@@ -52,6 +52,90 @@ pub enum Command {
     /// Deploy and manage apps.
     #[command(subcommand)]
     App(AppCommand),
+    /// Make signing keys, publish agent plugins, approve them.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Route agent types to plugin versions (hot swap, experiments, rollback).
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+/// `vibe plugin …`: keygen works offline, register-key and publish talk to a running server with your
+/// account's token, approve (operators) works on the database.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Make an ed25519 signing key: the secret key file (mode 0600) and `<file>.pub`.
+    Keygen {
+        /// Where to write the secret key; never overwritten.
+        #[arg(long, default_value = "vibe-publisher.key")]
+        out: PathBuf,
+    },
+    /// Register the public half of a signing key to your account.
+    RegisterKey {
+        /// The secret key file `vibe plugin keygen` wrote.
+        #[arg(long, env = "VIBE_PUBLISHER_KEY", default_value = "vibe-publisher.key")]
+        key: PathBuf,
+        /// A name to tell your keys apart.
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Sign a plugin with its manifest and publish it.
+    Publish {
+        /// The plugin: a vibe:agent component (wasm32-wasip2) or an Extism module.
+        component: PathBuf,
+        /// Its manifest (JSON): name, version, agent_types, wit, kind, capabilities, publisher...
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The secret key to sign with.
+        #[arg(long, env = "VIBE_PUBLISHER_KEY", default_value = "vibe-publisher.key")]
+        key: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Approve a plugin version's capabilities and limits (operators): it becomes routable.
+    Approve {
+        /// The plugin's name.
+        name: String,
+        /// The version to approve.
+        version: String,
+    },
+}
+
+/// A running Vibe server and the token of the account to act as.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The server's address.
+    #[arg(long, env = "VIBE_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: url::Url,
+    /// A session token of your account: the `token` that `POST /api/auth/login` answers.
+    #[arg(long, env = "VIBE_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+/// `vibe agent …` (operators): works on the database; running servers follow within moments.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Set the routing of an agent type: `vibe agent route ideation echo@1.0.0=90 echo@1.1.0=10`.
+    Route {
+        /// The agent type.
+        agent_type: String,
+        /// `<version>=<weight>` pairs; a version is `<plugin>@<semver>` (or the bare semver when only
+        /// one plugin serving the type has it).
+        #[arg(required = true)]
+        weights: Vec<String>,
+    },
+    /// Restore the routing the one in force replaced.
+    Rollback {
+        /// The agent type.
+        agent_type: String,
+    },
+    /// Show the routing in force and each version's track record.
+    Show {
+        /// The agent type.
+        agent_type: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,8 @@ async fn main() -> anyhow::Result<()> {
             database.close().await?;
             result
         }
+        Command::Plugin(command) => vibe_host::agents::registry::cli::run_plugin(&cli.base, command).await,
+        Command::Agent(command) => vibe_host::agents::registry::cli::run_agent(&cli.base, command).await,
         Command::User(command) => {
             let database = Database::open(&cli.base).await?;
             db::migrate(&database.pool).await?;

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::agents::dispatch::AgentHost;
+use crate::agents::runtime::{AgentRuntimeConfig, AgentServices, NoLlmProvider};
 use crate::apps::{AppsService, AppsSettings};
 use crate::auth::TokenKeys;
 use crate::auth::rate_limit::AuthRateLimits;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub rate_limits: Arc<AuthRateLimits>,
     /// The live apps and their lifecycle.
     pub apps: AppsService,
+    /// The agent host: plugins, routing, track records.
+    pub agents: AgentHost,
 }
 
 impl AppState {
@@ -32,6 +36,14 @@ impl AppState {
         let events = EventBus::start(db.clone()).await?;
         let rate_limits = Arc::new(AuthRateLimits::new(config.auth_rate_per_minute));
         let apps = AppsService::start(db.clone(), events.clone(), AppsSettings::from_config(&config));
+        let services = AgentServices { db: db.clone(), events: events.clone(), llm: Arc::new(NoLlmProvider) };
+        let agents = AgentHost::start(
+            db.clone(),
+            AgentRuntimeConfig::new(&config.data_dir),
+            apps.artifacts().clone(),
+            Arc::new(services),
+        )
+        .await?;
         Ok(AppState {
             db,
             config: Arc::new(config),
@@ -40,6 +52,7 @@ impl AppState {
             events,
             rate_limits,
             apps,
+            agents,
         })
     }
 }

@@ -16,5 +16,7 @@ mod mail;
 mod me;
 mod openapi;
 mod ops;
+mod plugins;
+mod routing;
 mod sessions;
 mod support;

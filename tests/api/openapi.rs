@@ -44,6 +44,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/apps/{id}/metrics"),
     ("GET", "/api/credits"),
     ("GET", "/api/ws"),
+    ("POST", "/api/plugins"),
+    ("GET", "/api/plugins"),
+    ("GET", "/api/plugins/{name}/versions"),
+    ("GET", "/api/plugins/{name}/versions/{version}"),
+    ("POST", "/api/plugins/{name}/versions/{version}/approve"),
+    ("POST", "/api/plugins/{name}/versions/{version}/deprecate"),
+    ("POST", "/api/users/me/keys"),
+    ("GET", "/api/users/me/keys"),
+    ("DELETE", "/api/users/me/keys/{id}"),
+    ("GET", "/api/agents"),
+    ("GET", "/api/agents/{type}"),
+    ("GET", "/api/agents/{type}/routing"),
+    ("PUT", "/api/agents/{type}/routing"),
+    ("POST", "/api/agents/{type}/routing/rollback"),
+    ("PUT", "/api/agents/{type}/limits"),
 ];
 
 const ERROR_REF: &str = "#/components/schemas/ErrorBody";

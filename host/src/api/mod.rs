@@ -2,6 +2,7 @@
 //! OpenAPI document generated from the handlers' annotations at `/api/openapi.json`.
 
 pub mod access;
+pub mod agents;
 pub mod app_observe;
 pub mod app_versions;
 pub mod apps;
@@ -10,6 +11,7 @@ pub mod collaborators;
 pub mod credits;
 pub mod ideas;
 pub mod me;
+pub mod plugins;
 pub mod sessions;
 
 use axum::extract::DefaultBodyLimit;
@@ -64,6 +66,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(app_versions::routes())
         .merge(app_observe::routes())
         .merge(credits::routes())
+        .merge(plugins::routes())
+        .merge(agents::routes())
         .merge(events::ws::routes())
 }
 
