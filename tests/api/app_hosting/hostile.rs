@@ -227,3 +227,44 @@ async fn hostile_apps_get_clean_errors_through_http_and_the_next_request_is_serv
 async fn answer_of(server: &TestServer, slug: &str, path: &str) -> (StatusCode, String) {
     answer(via_path(server, Method::GET, slug, path, "").await).await
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_app_opening_many_connections_is_held_to_its_share(db: PgPool) {
+    let server = TestServer::start(db.clone()).await;
+    let owner = server.signup("owner@example.com").await;
+    let greedy = new_app(&db, owner.id, "greedy").await;
+    let modest = new_app(&db, owner.id, "modest").await;
+    let console = component(SQL_CONSOLE);
+    deployed(&owner, greedy, console.clone()).await;
+    deployed(&owner, modest, console).await;
+
+    // Twenty requests at once, each holding a connection for a second.
+    let mut sleepers = Vec::new();
+    for _ in 0..20 {
+        let url = server.url("/apps/greedy/query");
+        sleepers.push(tokio::spawn(async move {
+            reqwest::Client::new().post(url).body("SELECT pg_sleep(1)").send().await.unwrap().status()
+        }));
+    }
+    let role = format!("app_{}", greedy.simple());
+    let mut most = 0;
+    while !sleepers.iter().all(|s| s.is_finished()) {
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE usename = $1")
+            .bind(&role)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        most = most.max(open);
+        let (status, rows) =
+            answer(via_path(&server, Method::POST, "modest", "/query", "SELECT 42").await).await;
+        assert_eq!((status, rows.as_str()), (StatusCode::OK, "42\n"), "the other app keeps its database");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(most >= 1, "the greedy app did connect");
+    let share = i64::from(vibe_apps_runtime::tenant::TenantSettings::default().connections_per_app);
+    assert!(most <= share, "{most} connections: more than one app's share ({share}) in one process");
+    for sleeper in sleepers {
+        let status = sleeper.await.unwrap();
+        assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "answered cleanly: {status}");
+    }
+}
