@@ -76,6 +76,34 @@ impl Analytics {
     }
 }
 
+/// How long analytics and log rows are kept (the longest metrics window).
+pub const RETENTION_DAYS: i32 = 30;
+/// How often old rows are deleted.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes analytics and log rows older than [`RETENTION_DAYS`], now and then every hour, for as
+/// long as the pool is open. Every process may run it; the deletes are idempotent.
+pub(super) async fn prune_forever(db: PgPool) {
+    let mut ticker = tokio::time::interval(PRUNE_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if db.is_closed() {
+            return;
+        }
+        for table in ["app_requests", "app_page_views", "app_logs"] {
+            let deleted =
+                sqlx::query(&format!("DELETE FROM {table} WHERE at < now() - make_interval(days => $1)"))
+                    .bind(RETENTION_DAYS)
+                    .execute(&db)
+                    .await;
+            if let Err(error) = deleted {
+                tracing::warn!(table, %error, "cannot delete old rows");
+            }
+        }
+    }
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }

@@ -114,6 +114,7 @@ impl AppsService {
             reloading: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(follow_events(Arc::downgrade(&inner), events));
+        tokio::spawn(analytics::prune_forever(inner.db.clone()));
         AppsService { inner }
     }
 

@@ -292,3 +292,56 @@ async fn migrations_run_as_the_app_in_one_transaction_and_settings_reach_it(db: 
     let (_, report) = answer(via_path(&world.server, Method::GET, &slug, "/", "").await).await;
     assert!(report.contains("greeting: hi") && report.contains("db rows: 1"), "{report}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn analytics_and_logs_are_kept_thirty_days(db: PgPool) {
+    let owner: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO users (id, email) VALUES (gen_random_uuid(), 'o@example.com') RETURNING id",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let app = super::new_app(&db, owner, "old-timer").await;
+    for days in [31, 29] {
+        let at = format!("now() - interval '{days} days'");
+        sqlx::query(&format!(
+            "INSERT INTO app_requests (app_id, request_id, method, path, status, duration_us, at) \
+             VALUES ($1, 'r', 'GET', '/', 200, 1, {at})"
+        ))
+        .bind(app)
+        .execute(&db)
+        .await
+        .unwrap();
+        sqlx::query(&format!("INSERT INTO app_page_views (app_id, path, at) VALUES ($1, '/', {at})"))
+            .bind(app)
+            .execute(&db)
+            .await
+            .unwrap();
+        sqlx::query(&format!(
+            "INSERT INTO app_logs (app_id, source, level, message, at) VALUES ($1, 'app', 'info', 'm', {at})"
+        ))
+        .bind(app)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+
+    let _server = crate::support::TestServer::start(db.clone()).await;
+    eventually("rows past 30 days to be deleted", || async {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM app_requests) + (SELECT count(*) FROM app_page_views) \
+             + (SELECT count(*) FROM app_logs)",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        (left == 3).then_some(())
+    })
+    .await;
+    let oldest: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM app_logs WHERE at < now() - interval '30 days'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(oldest, 0, "the 29-day-old rows stay, the 31-day-old ones go");
+}
