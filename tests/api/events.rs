@@ -427,12 +427,12 @@ async fn events_published_while_the_listener_is_down_are_not_lost(db: PgPool) {
     // Kill the connection the bus listens on, as a database restart or a network cut would.
     let killed: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+         WHERE datname = current_database() AND query LIKE 'LISTEN %vibe_events%'",
     )
     .fetch_all(&server.db)
     .await
     .unwrap();
-    assert_eq!(killed, [true], "one listening connection");
+    assert_eq!(killed, [true], "one connection listening for events");
     let while_down = publish(&server, EventKind::Notification, None, None, Some(alice.id)).await;
     assert_eq!(next_event(&mut ws).await["id"], while_down);
 
