@@ -3,7 +3,7 @@
 
 use sqlx::PgPool;
 use vibe_host::agents::runtime::{AgentLoadError, AgentRuntime, AgentRuntimeConfig, Capability, PluginKind};
-use vibe_test_components::{AGENT_ECHO, AGENT_EXTISM, HELLO_STD};
+use vibe_test_components::{AGENT_ECHO, AGENT_EXTISM, AGENT_FUTURE, HELLO_STD};
 
 use super::{Harness, digest};
 
@@ -57,6 +57,14 @@ async fn what_is_not_an_agent_is_refused_with_a_reason(db: PgPool) {
         "{error}"
     );
     assert!(error.to_string().contains("vibe:agent/plugin@0.1.0"), "{error}");
+
+    // An agent of another version of the agent WIT.
+    let error = refused(runtime, AGENT_FUTURE, PluginKind::Component).await;
+    assert!(
+        matches!(&error, AgentLoadError::WrongWitVersion { found, expected: "0.1.0" } if found == "vibe:agent/plugin@0.2.0"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("rebuild it with a matching vibe-agent-sdk"), "{error}");
 
     // The wrong kind either way.
     let error = refused(runtime, AGENT_EXTISM, PluginKind::Component).await;

@@ -3,6 +3,7 @@
 //! capabilities and their grants, limits and hostile plugins, refusals at load.
 
 mod capabilities;
+mod guide;
 mod hostile;
 mod load;
 

@@ -1,0 +1,173 @@
+//! Configuration: one struct per command, built once from flags and `VIBE_*` variables by clap.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The `vibe` command line.
+#[derive(Debug, Parser)]
+#[command(name = "vibe", version, about = "Vibe: from an idea to a live, hosted app")]
+pub struct Cli {
+    #[command(flatten)]
+    pub base: BaseConfig,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What every command needs: where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct BaseConfig {
+    /// PostgreSQL server to use. Unset: Vibe starts its own embedded cluster under the data directory.
+    #[arg(long, env = "VIBE_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where Vibe keeps its secrets, artifacts and (when embedded) its database cluster.
+    #[arg(long, env = "VIBE_DATA_DIR", default_value = "./.vibe", global = true)]
+    pub data_dir: PathBuf,
+    /// Directory holding the PostgreSQL server binaries (initdb, pg_ctl) for the embedded cluster.
+    /// Unset: /usr/lib/postgresql/<newest>/bin, then `pg_config --bindir`, then PATH.
+    #[arg(long, env = "VIBE_POSTGRES_BIN", global = true)]
+    pub postgres_bin: Option<PathBuf>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "VIBE_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API, the web UI and the apps.
+    Serve(ServeConfig),
+    /// Apply the platform's database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Deploy and manage apps.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create a version of an app from a component and make it live (creating the app if needed).
+    Deploy {
+        /// The app's component: a wasi:http component built for wasm32-wasip2.
+        component: PathBuf,
+        /// The app's slug: served at /apps/{name}/ and on {name}.{apps domain}.
+        #[arg(long)]
+        name: String,
+        /// A directory of `*.sql` migrations, applied in file-name order, each once.
+        #[arg(long)]
+        migrations: Option<PathBuf>,
+        /// A JSON file of settings (name → string) the app reads through vibe:app/config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Email of the account that owns the app, when it does not exist yet.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Domain under which apps are served as {slug}.{domain} (for the address printed).
+        #[arg(long, env = "VIBE_APPS_DOMAIN", default_value = "apps.localhost")]
+        apps_domain: String,
+    },
+    /// List every app with its status, live version and owner.
+    List,
+    /// Make an earlier version of an app live again.
+    Rollback {
+        /// The app's slug.
+        name: String,
+        /// The version number to serve.
+        version: i32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// The password; read from VIBE_USER_PASSWORD when not given, so it stays out of shell history.
+        #[arg(long, env = "VIBE_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Make the account an operator.
+        #[arg(long)]
+        operator: bool,
+    },
+    /// Give an existing account the operator role.
+    Promote { email: String },
+}
+
+/// Settings of the server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "VIBE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The address people reach Vibe at, used in links sent by mail and to check `Origin`.
+    /// Unset: http://{listen}.
+    #[arg(long, env = "VIBE_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// SMTP server for outgoing mail, e.g. smtps://user:pass@mail.example.com. Unset: mail goes to the
+    /// outbox table and the log.
+    #[arg(long, env = "VIBE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail.
+    #[arg(long, env = "VIBE_MAIL_FROM", default_value = "Vibe <vibe@localhost>")]
+    pub mail_from: String,
+    /// Domain under which apps are served as {slug}.{domain}.
+    #[arg(long, env = "VIBE_APPS_DOMAIN", default_value = "apps.localhost")]
+    pub apps_domain: String,
+    /// Credits granted to a new account.
+    #[arg(long, env = "VIBE_SIGNUP_CREDITS", default_value_t = 100)]
+    pub signup_credits: i64,
+    /// How long a login lasts, in hours.
+    #[arg(long, env = "VIBE_SESSION_HOURS", default_value_t = 24 * 14)]
+    pub session_hours: i64,
+    /// Login and magic-link attempts allowed per minute, per account and per client address.
+    #[arg(long, env = "VIBE_AUTH_RATE_PER_MINUTE", default_value_t = 10)]
+    pub auth_rate_per_minute: u32,
+    /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
+    /// from `--data-dir`.
+    #[arg(skip)]
+    pub data_dir: PathBuf,
+}
+
+impl ServeConfig {
+    /// The public base URL, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Whether cookies must carry `Secure` (only when people reach us over https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// A configuration for tests and tools: defaults everywhere, listening on `listen`.
+    pub fn for_listen(listen: SocketAddr) -> Self {
+        ServeConfig {
+            listen,
+            public_url: None,
+            smtp_url: None,
+            mail_from: "Vibe <vibe@localhost>".into(),
+            apps_domain: "apps.localhost".into(),
+            signup_credits: 100,
+            session_hours: 24 * 14,
+            auth_rate_per_minute: 10,
+            // Components are content-addressed, so test servers can share one directory safely.
+            data_dir: std::env::temp_dir().join("vibe-test-data"),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The state every request handler shares.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::apps::{AppsService, AppsSettings};
+use crate::auth::TokenKeys;
+use crate::auth::rate_limit::AuthRateLimits;
+use crate::config::ServeConfig;
+use crate::events::EventBus;
+use crate::mail::{self, Mailer};
+use crate::secrets::Secret;
+
+/// Handles to everything a request may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<ServeConfig>,
+    pub tokens: Arc<TokenKeys>,
+    pub mailer: Arc<dyn Mailer>,
+    pub events: EventBus,
+    pub rate_limits: Arc<AuthRateLimits>,
+    /// The live apps and their lifecycle.
+    pub apps: AppsService,
+}
+
+impl AppState {
+    /// Builds the state and starts its background parts (the event listener).
+    pub async fn new(db: PgPool, config: ServeConfig, token_secret: &Secret) -> anyhow::Result<Self> {
+        let mailer = mail::from_config(&config, db.clone())?;
+        let events = EventBus::start(db.clone()).await?;
+        let rate_limits = Arc::new(AuthRateLimits::new(config.auth_rate_per_minute));
+        let apps = AppsService::start(db.clone(), events.clone(), AppsSettings::from_config(&config));
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            tokens: Arc::new(TokenKeys::new(token_secret)),
+            mailer,
+            events,
+            rate_limits,
+            apps,
+        })
+    }
+}

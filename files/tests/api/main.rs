@@ -1,0 +1,20 @@
+//! Integration tests of the platform API against real PostgreSQL (a fresh database per test) and real HTTP.
+
+mod agents_runtime;
+mod app_hosting;
+mod apps;
+mod auth;
+mod authz;
+mod bad_input;
+mod cli;
+mod collaborators;
+mod credits;
+mod embedded;
+mod events;
+mod ideas;
+mod mail;
+mod me;
+mod openapi;
+mod ops;
+mod sessions;
+mod support;
