@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod api;
+pub mod apps;
 pub mod auth;
 pub mod config;
 pub mod db;

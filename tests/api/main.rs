@@ -1,6 +1,7 @@
 //! Integration tests of the platform API against real PostgreSQL (a fresh database per test) and real HTTP.
 
 mod agents_runtime;
+mod app_hosting;
 mod apps;
 mod auth;
 mod authz;
@@ -15,5 +16,7 @@ mod mail;
 mod me;
 mod openapi;
 mod ops;
+mod plugins;
+mod routing;
 mod sessions;
 mod support;

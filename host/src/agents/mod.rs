@@ -2,5 +2,10 @@
 //!
 //! - [`runtime`]: loads plugins (components of `vibe:agent@0.1.0`, or Extism plugins) and runs
 //!   their turns sandboxed, with limits and only the capabilities granted.
+//! - [`registry`]: signed plugin packages, their verification and catalog, routing tables per agent
+//!   type (hot swap through `LISTEN/NOTIFY`) and track records.
+//! - [`dispatch`]: takes a session's turn with the version routing gives it ([`dispatch::run_turn`]).
 
+pub mod dispatch;
+pub mod registry;
 pub mod runtime;
