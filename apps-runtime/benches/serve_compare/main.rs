@@ -11,7 +11,7 @@
 //!
 //! The load (`load.rs`): `SERVE_COMPARE_CONNECTIONS` keep-alive connections (default 16) from one
 //! client thread, `SERVE_COMPARE_SECONDS` per target and round (default 5) in
-//! `SERVE_COMPARE_ROUNDS` interleaved rounds (default 3), after `SERVE_COMPARE_WARMUP_SECONDS`
+//! `SERVE_COMPARE_ROUNDS` interleaved rounds (default 5), after `SERVE_COMPARE_WARMUP_SECONDS`
 //! (default 2) per target; at most `SERVE_COMPARE_MAX_REQUESTS` requests per target and round.
 //! Interleaving spreads the load other processes put on the machine over every target alike; the
 //! server CPU time per request (from `/proc`) is reported because it does not grow when other
@@ -21,7 +21,7 @@
 //! by `cargo build --release -p vibe-host --bin vibe` into the same target directory),
 //! `WASMTIME_BIN` (default `/opt/wasmtime-43/bin/wasmtime`), `DATABASE_URL` (a PostgreSQL server
 //! where the bench may create and drop a database). A missing `vibe` or `wasmtime` skips its row
-//! and says so.
+//! and says so. `SERVE_COMPARE_ONLY` (comma-separated name prefixes) keeps only some targets.
 //!
 //! Run: `cargo build --release -p vibe-host --bin vibe && cargo bench -p vibe-apps-runtime --bench serve_compare`
 
@@ -124,7 +124,7 @@ fn main() {
     };
     let warmup =
         Load { duration: Duration::from_secs_f64(setting("SERVE_COMPARE_WARMUP_SECONDS", 2.0)), ..load };
-    let rounds: usize = setting("SERVE_COMPARE_ROUNDS", 3);
+    let rounds: usize = setting("SERVE_COMPARE_ROUNDS", 5);
     let samples = micro::Samples {
         instantiate: setting("SERVE_COMPARE_INSTANTIATIONS", 20_000),
         deploy_cached: setting("SERVE_COMPARE_CACHED_DEPLOYS", 20),
@@ -208,6 +208,10 @@ fn main() {
         servers::spawn_role("process", addr, &native),
     ));
 
+    // `SERVE_COMPARE_ONLY`: a comma-separated list of name prefixes, to look at some targets alone.
+    if let Ok(only) = std::env::var("SERVE_COMPARE_ONLY") {
+        targets.retain(|target| only.split(',').any(|prefix| target.name.starts_with(prefix.trim())));
+    }
     for target in &targets {
         client
             .block_on(vibe::wait_for(target.addr, &target.path, Duration::from_secs(180)))
@@ -240,8 +244,20 @@ fn main() {
         println!(
             "\nfirst request after deploy, through vibe (vibe app deploy of a new component → first 200 from vibe serve):"
         );
+        for (command, first) in commands.iter().zip(&first_requests) {
+            println!(
+                "  deploy command {command:.1?}, first 200 after {first:.1?} ({:.1?} after the command returned)",
+                first.saturating_sub(*command)
+            );
+        }
+        let after: Vec<Duration> = commands
+            .iter()
+            .zip(&first_requests)
+            .map(|(command, first)| first.saturating_sub(*command))
+            .collect();
         println!("  deploy command: {}", micro::summary(&sorted(commands)));
         println!("  deploy → first 200: {}", micro::summary(&sorted(first_requests)));
+        println!("  command returned → first 200: {}", micro::summary(&sorted(after)));
     }
     let figures = client.block_on(micro::measure(HELLO_STD, &samples));
     println!("\nruntime, in process:");
