@@ -98,6 +98,12 @@ pub trait LlmStream: Send {
 /// The platform's LLM gateway, as agents reach it.
 #[async_trait]
 pub trait LlmGateway: Send + Sync {
+    /// Whether a provider is configured; `false` means guided mode (every call answers
+    /// `not-configured`), which the API and events announce.
+    fn configured(&self) -> bool {
+        true
+    }
+
     /// Completes `request` for `call`.
     async fn complete(&self, call: &LlmCallInfo, request: LlmRequest) -> Result<LlmResponse, LlmError>;
 
@@ -138,6 +144,10 @@ pub struct NoLlmProvider;
 
 #[async_trait]
 impl LlmGateway for NoLlmProvider {
+    fn configured(&self) -> bool {
+        false
+    }
+
     async fn complete(&self, _call: &LlmCallInfo, _request: LlmRequest) -> Result<LlmResponse, LlmError> {
         Err(LlmError::NotConfigured(
             "no LLM provider is configured on this server (guided mode); set one up to converse freely"
