@@ -363,3 +363,33 @@ async fn operators_set_an_agent_types_limits_and_turns_get_them(db: PgPool) {
     let bob = server.signup("bob@example.com").await;
     assert_eq!(bob.put("/api/agents/ideation/limits", json!({})).await.status(), StatusCode::FORBIDDEN);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn compiled_plugins_no_longer_routed_are_trimmed_and_come_back_when_needed(db: PgPool) {
+    let server = TestServer::start(db.clone()).await;
+    let op = two_echo_versions(&server).await;
+    route(&op, "ideation", json!({ECHO: 1})).await;
+    let stuck = sessions(&db, "ideation", 1).await[0];
+    assert_eq!(ping(&server.state, stuck).await.unwrap(), vec!["pong"]);
+    let routing = server.state.agents.routing();
+    let digest_of = |version: &str| routing.table("ideation").routable(version).unwrap().digest.clone();
+    let (echo, extism) = (digest_of(ECHO), digest_of(EXTISM));
+    // Publishing compiled both; the echo is routed.
+    let compiled = server.state.agents.compiled_digests();
+    assert!(compiled.contains(&echo) && compiled.contains(&extism), "{compiled:?}");
+
+    route(&op, "ideation", json!({EXTISM: 1})).await;
+    until_revision(&server.state, 2).await;
+    // Recently used, the echo stays for its sticky sessions...
+    server.state.agents.trim_compiled(std::time::Instant::now());
+    assert!(server.state.agents.compiled_digests().contains(&echo));
+    // ...and goes once idle past the time-to-live; the routed version stays whatever its age.
+    let later = std::time::Instant::now() + Duration::from_secs(60 * 60);
+    server.state.agents.trim_compiled(later);
+    assert_eq!(server.state.agents.compiled_digests(), vec![extism.clone()]);
+
+    // The session stuck to the echo still gets it, compiled again.
+    assert_eq!(ping(&server.state, stuck).await.unwrap(), vec!["pong"]);
+    assert_eq!(session_version(&db, stuck).await.as_deref(), Some(ECHO));
+    assert!(server.state.agents.compiled_digests().contains(&echo));
+}

@@ -106,8 +106,21 @@ struct Inner {
     artifacts: Arc<dyn ArtifactStore>,
     services: Arc<AgentServices>,
     /// Compiled plugins by digest; each cell is filled once, whoever asks first compiles.
-    prepared: Mutex<HashMap<String, Arc<OnceCell<PreparedAgent>>>>,
+    prepared: Mutex<HashMap<String, Compiled>>,
 }
+
+/// A compiled plugin in this process's cache, and when a turn last asked for it.
+struct Compiled {
+    cell: Arc<OnceCell<PreparedAgent>>,
+    last_used: Instant,
+}
+
+/// Compiled plugins that no routing table sends new sessions to are kept this long after their
+/// last turn (sessions stuck to them may come back), and at most [`MAX_IDLE_COMPILED`] of them.
+const IDLE_COMPILED_TTL: Duration = Duration::from_secs(15 * 60);
+const MAX_IDLE_COMPILED: usize = 16;
+/// How often the cache of compiled plugins is trimmed besides after each routing change.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
 
 impl AgentHost {
     /// Loads the routing tables, starts following routing changes and the track recorder.
@@ -209,7 +222,50 @@ impl AgentHost {
 
     fn cell(&self, digest: &str) -> Arc<OnceCell<PreparedAgent>> {
         let mut prepared = self.inner.prepared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        prepared.entry(digest.to_owned()).or_default().clone()
+        let entry = prepared
+            .entry(digest.to_owned())
+            .or_insert_with(|| Compiled { cell: Arc::default(), last_used: Instant::now() });
+        entry.last_used = Instant::now();
+        entry.cell.clone()
+    }
+
+    /// The digests of the compiled plugins this process holds.
+    pub fn compiled_digests(&self) -> Vec<String> {
+        let prepared = self.inner.prepared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        prepared.keys().cloned().collect()
+    }
+
+    /// Drops compiled plugins that routing no longer sends new sessions to once they have been
+    /// idle for [`IDLE_COMPILED_TTL`], keeping at most [`MAX_IDLE_COMPILED`] such (the most
+    /// recently used). Turns running on a dropped plugin keep their own handle; a later turn of a
+    /// session stuck to it compiles it again (from the on-disk artifact cache, in milliseconds).
+    pub fn trim_compiled(&self, now: Instant) {
+        let routing = self.routing();
+        let routed: std::collections::HashSet<String> = routing
+            .known_types()
+            .iter()
+            .flat_map(|agent_type| {
+                let table = routing.table(agent_type);
+                table
+                    .weights()
+                    .into_iter()
+                    .filter_map(move |(version, _)| table.routable(&version).map(|v| v.digest.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut prepared = self.inner.prepared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle: Vec<(Instant, String)> = prepared
+            .iter()
+            .filter(|(digest, _)| !routed.contains(*digest))
+            .map(|(digest, compiled)| (compiled.last_used, digest.clone()))
+            .collect();
+        // Most recently used first: those past the count or the age go.
+        idle.sort_by_key(|(last_used, _)| std::cmp::Reverse(*last_used));
+        for (index, (last_used, digest)) in idle.into_iter().enumerate() {
+            if index >= MAX_IDLE_COMPILED || now.saturating_duration_since(last_used) >= IDLE_COMPILED_TTL {
+                prepared.remove(&digest);
+            }
+        }
     }
 
     /// The compiled plugin of `version`, compiling it on first use.
@@ -243,21 +299,29 @@ impl AgentHost {
     }
 }
 
-/// Compiles newly routed versions as routing changes arrive, until the host is dropped.
+/// Compiles newly routed versions as routing changes arrive and trims the compiled plugins no
+/// longer routed, until the host is dropped.
 async fn warm_up(host: Weak<Inner>, mut changes: tokio::sync::broadcast::Receiver<String>) {
+    let mut trim = tokio::time::interval(TRIM_EVERY);
+    trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let changed = changes.recv().await;
+        let changed = tokio::select! {
+            changed = changes.recv() => Some(changed),
+            _ = trim.tick() => None,
+        };
         let Some(inner) = host.upgrade() else { return };
         let host = AgentHost { inner };
         match changed {
-            Ok(agent_type) => host.warm(&agent_type).await,
-            Err(RecvError::Lagged(_)) => {
+            Some(Ok(agent_type)) => host.warm(&agent_type).await,
+            Some(Err(RecvError::Lagged(_))) => {
                 for agent_type in host.routing().known_types() {
                     host.warm(&agent_type).await;
                 }
             }
-            Err(RecvError::Closed) => return,
+            Some(Err(RecvError::Closed)) => return,
+            None => {}
         }
+        host.trim_compiled(Instant::now());
     }
 }
 
