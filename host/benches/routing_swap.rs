@@ -63,6 +63,7 @@ async fn bench() -> anyhow::Result<()> {
 
 /// One served turn, as the callers record it.
 struct Served {
+    /// When `run_turn` was called (the routing pick happens then).
     started: Instant,
     finished: Instant,
     version: String,
@@ -79,6 +80,10 @@ async fn measure(url: &str) -> anyhow::Result<()> {
     let (operator, owner, idea) = accounts(&db).await?;
     publish(&state, &db, operator).await?;
     change::set(&db, "ideation", &weights(COMPONENT), None, Some(operator)).await?;
+    // The load starts once this process has the first table (it arrives by notification).
+    while state.agents.routing().table("ideation").revision.is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     let served = Arc::new(Mutex::new(Vec::<Served>::new()));
     let failed = Arc::new(AtomicU64::new(0));
@@ -134,10 +139,11 @@ async fn measure(url: &str) -> anyhow::Result<()> {
         tokio::time::sleep(SETTLE).await;
         let served = served.lock().await;
         let after: Vec<&Served> = served.iter().filter(|turn| turn.finished >= committed).collect();
+        // A turn's version is picked as it starts, so starts are what a change can move.
         let first = after
             .iter()
-            .filter(|turn| turn.version == target)
-            .map(|turn| turn.finished)
+            .filter(|turn| turn.version == target && turn.started >= committed)
+            .map(|turn| turn.started)
             .min()
             .ok_or_else(|| anyhow::anyhow!("no turn reached {target} within {SETTLE:?}"))?;
         // The last turn started on the old version after the change: every turn started later is new.
@@ -165,7 +171,7 @@ async fn measure(url: &str) -> anyhow::Result<()> {
     println!("| measure | p50 | p99 | max |");
     println!("|---|---|---|---|");
     for (name, samples) in [
-        ("change committed → first turn on the new version", &mut first_new),
+        ("change committed → first turn starts on the new version", &mut first_new),
         ("change committed → no turn starts on the old version", &mut all_new),
     ] {
         samples.sort();
@@ -209,8 +215,9 @@ async fn publish(state: &AppState, db: &PgPool, operator: Uuid) -> anyhow::Resul
     ] {
         let component = std::fs::read(path)?;
         let manifest: Manifest = serde_json::from_value(json!({
-            "name": name, "version": "0.1.0", "agent_types": ["ideation"],
-            "wit": "vibe:agent@0.1.0", "kind": kind, "capabilities": ["log"],
+            "name": name, "version": "0.1.0", "agent_types": ["ideation", "support"],
+            "wit": "vibe:agent@0.1.0", "kind": kind,
+            "capabilities": ["llm", "kv", "events", "pipeline-read", "pipeline-write", "log"],
             "publisher": "pub@example.com"
         }))?;
         let digest = store::digest(&component);
