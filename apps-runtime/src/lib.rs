@@ -47,7 +47,7 @@ pub use engine::{CpuMeter, PoolConfig, RuntimeConfig};
 pub use error::{LoadError, RuntimeError};
 pub use failure::REQUEST_ID_HEADER;
 pub use http::{RequestStats, ResponseBody};
-pub use kv::{AppKv, MemoryKv, MemoryKvLimits};
+pub use kv::{AppKv, KvLimits, MemoryKv};
 pub use limits::Limits;
 pub use log::{LogEntry, LogLevel, LogSink, LogSource, MemoryLogSink};
 pub use outbound::OutboundPolicy;

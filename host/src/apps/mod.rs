@@ -16,15 +16,15 @@ pub mod artifacts;
 mod batch;
 pub mod cli;
 pub mod deploy;
+pub mod kv;
 pub mod logs;
 mod migrations;
 pub mod registry;
 pub mod routing;
 pub mod wrapper;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use anyhow::Context;
 use serde_json::Value;
@@ -34,7 +34,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 use vibe_apps_runtime::tenant::{Tenancy, TenantSettings};
 use vibe_apps_runtime::{
-    Capabilities, ComponentSource, Limits, LoadError, LoadedApp, MemoryKv, OutboundPolicy, Runtime,
+    Capabilities, ComponentSource, KvLimits, Limits, LoadError, LoadedApp, OutboundPolicy, Runtime,
     RuntimeConfig, StaticConfig,
 };
 
@@ -42,6 +42,7 @@ use crate::config::ServeConfig;
 use crate::events::{EventBus, EventKind};
 use analytics::Analytics;
 use artifacts::{ArtifactStore, LocalArtifacts};
+use kv::PgKv;
 use logs::PgLogSink;
 use registry::{LiveApp, LiveState, Registry};
 
@@ -84,8 +85,6 @@ struct Inner {
     registry: Registry,
     analytics: Analytics,
     logs: PgLogSink,
-    /// Each app's key-value store, kept across its versions (in memory until a persistent one lands).
-    kv: Mutex<HashMap<Uuid, Arc<MemoryKv>>>,
     /// Reloads run one at a time, each reading the database afresh, so the last one wins with the
     /// latest state whatever order their events arrived in.
     reloading: tokio::sync::Mutex<()>,
@@ -110,7 +109,6 @@ impl AppsService {
             runtime: OnceCell::new(),
             tenancy: OnceCell::new(),
             registry: Registry::default(),
-            kv: Mutex::new(HashMap::new()),
             reloading: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(follow_events(Arc::downgrade(&inner), events));
@@ -266,8 +264,8 @@ impl AppsService {
         Ok(self.runtime().await?.load(app_id, Some(digest), source, limits, capabilities).await?)
     }
 
-    /// What app `app_id` is given: its own database, key-value store, settings, the shared log, and
-    /// the outbound hosts its hosting configuration allows.
+    /// What app `app_id` is given: its own database, key-value store (in PostgreSQL, `kv.rs`),
+    /// settings, the shared log, and the outbound hosts its hosting configuration allows.
     async fn capabilities(
         &self,
         app_id: Uuid,
@@ -282,13 +280,9 @@ impl AppsService {
                     .collect()
             })
             .unwrap_or_default();
-        let kv = {
-            let mut stores = self.inner.kv.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            stores.entry(app_id).or_insert_with(|| Arc::new(MemoryKv::default())).clone()
-        };
         Ok(Capabilities {
             db: self.tenancy().await?.app_db(app_id),
-            kv,
+            kv: Arc::new(PgKv::new(self.inner.db.clone(), app_id, KvLimits::default())),
             config: Arc::new(StaticConfig::new(settings)),
             logs: Arc::new(self.inner.logs.clone()),
             outbound: OutboundPolicy::from_hosting_config(hosting_config)?,
@@ -298,7 +292,6 @@ impl AppsService {
     /// Forgets app `app_id` entirely in this process (after it was deleted).
     fn forget(&self, app_id: Uuid) {
         self.inner.registry.remove(app_id);
-        self.inner.kv.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&app_id);
     }
 
     /// Writes every queued analytics and log row (at shutdown, and for tests).

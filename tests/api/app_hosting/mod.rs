@@ -2,6 +2,7 @@
 //! real PostgreSQL, real HTTP, and the real `vibe` binary for the CLI.
 
 mod hostile;
+mod kv;
 mod lifecycle;
 mod serving;
 
