@@ -1,6 +1,7 @@
 //! Serving and managing deployed apps end to end: real components (built from tests/components),
 //! real PostgreSQL, real HTTP, and the real `vibe` binary for the CLI.
 
+mod guestbook;
 mod hostile;
 mod kv;
 mod lifecycle;
