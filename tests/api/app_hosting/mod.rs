@@ -5,6 +5,7 @@ mod guestbook;
 mod hostile;
 mod kv;
 mod lifecycle;
+mod loading;
 mod serving;
 
 use std::process::{Command, Output};
