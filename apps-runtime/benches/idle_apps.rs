@@ -107,7 +107,10 @@ fn main() {
 
     let mut firsts = Vec::with_capacity(first_requests);
     for app in apps.iter().take(first_requests) {
-        let request = http::Request::get("/").body(Full::new(Bytes::new())).expect("a request");
+        let request = http::Request::get("http://bench.test/")
+            .header(http::header::HOST, "bench.test")
+            .body(Full::new(Bytes::new()))
+            .expect("a request");
         let started = Instant::now();
         let response = executor.block_on(app.handle(request));
         firsts.push(started.elapsed());
