@@ -56,6 +56,16 @@ impl LoadedApp {
         LoadedApp { runtime, version, shared, in_flight: Arc::new(Semaphore::new(permits)) }
     }
 
+    /// An app whose concurrency limit is shared with others (a [`crate::LazyApp`]'s loads).
+    pub(crate) fn from_parts(
+        runtime: Arc<RuntimeInner>,
+        version: Arc<CompiledVersion>,
+        shared: Arc<AppShared>,
+        in_flight: Arc<Semaphore>,
+    ) -> Self {
+        LoadedApp { runtime, version, shared, in_flight }
+    }
+
     /// The app.
     pub fn app_id(&self) -> Uuid {
         self.shared.app_id

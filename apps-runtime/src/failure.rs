@@ -43,6 +43,8 @@ pub(crate) enum Failure {
     ResponseTooLarge { limit: u64 },
     /// The app answered with a `wasi:http` error code instead of a response.
     AppError(String),
+    /// The app's component could not be loaded (its artifact is missing or unusable).
+    Unloadable(String),
     /// The runtime itself failed (a bug; logged).
     Internal(String),
 }
@@ -74,7 +76,9 @@ impl Failure {
 
     fn status(&self) -> StatusCode {
         match self {
-            Failure::Busy { .. } | Failure::Saturated => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Busy { .. } | Failure::Saturated | Failure::Unloadable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Failure::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
             Failure::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -105,6 +109,7 @@ impl Failure {
             Failure::NoResponse => "app_no_response",
             Failure::ResponseTooLarge { .. } => "app_response_too_large",
             Failure::AppError(_) => "app_error",
+            Failure::Unloadable(_) => "app_unavailable",
             Failure::Internal(_) => "internal",
         }
     }
@@ -128,6 +133,7 @@ impl Failure {
                 "the app failed while handling this request".to_owned()
             }
             Failure::ResponseTooLarge { .. } => "the app's response was larger than it may be".to_owned(),
+            Failure::Unloadable(_) => "the app cannot be started right now".to_owned(),
             Failure::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -162,6 +168,7 @@ impl Failure {
                 format!("response body over the limit of {limit} bytes; answered 500")
             }
             Failure::AppError(code) => format!("answered with the wasi:http error {code}; answered 500"),
+            Failure::Unloadable(reason) => format!("cannot load the app's component: {reason}; answered 503"),
             Failure::Internal(detail) => format!("runtime error: {detail}"),
         }
     }

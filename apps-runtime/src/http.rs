@@ -327,7 +327,7 @@ where
 }
 
 /// The client's request id when it is a short printable token, a new UUID otherwise.
-fn request_id_of(headers: &http::HeaderMap) -> String {
+pub(crate) fn request_id_of(headers: &http::HeaderMap) -> String {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())

@@ -1,6 +1,6 @@
 //! `vibe:app/kv`: the app's private key-value store. The embedder provides one [`AppKv`] per app
-//! (that is what keeps apps apart); [`MemoryKv`] is the in-process backend used by tests and by the
-//! host until a persistent one lands.
+//! (that is what keeps apps apart), bounded by [`KvLimits`]; [`MemoryKv`] is the in-process backend
+//! used by tests and the benches (the host keeps keys in PostgreSQL, `host/src/apps/kv.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -23,9 +23,9 @@ pub trait AppKv: Send + Sync {
     async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, KvError>;
 }
 
-/// Sizes a [`MemoryKv`] accepts.
-#[derive(Clone, Copy, Debug)]
-pub struct MemoryKvLimits {
+/// Sizes a key-value store accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvLimits {
     /// The longest key, in bytes.
     pub max_key_bytes: usize,
     /// The largest value, in bytes.
@@ -34,23 +34,44 @@ pub struct MemoryKvLimits {
     pub max_total_bytes: usize,
 }
 
-impl Default for MemoryKvLimits {
+impl Default for KvLimits {
     fn default() -> Self {
-        MemoryKvLimits { max_key_bytes: 1024, max_value_bytes: 1 << 20, max_total_bytes: 16 << 20 }
+        KvLimits { max_key_bytes: 1024, max_value_bytes: 1 << 20, max_total_bytes: 16 << 20 }
     }
 }
 
-/// An in-memory key-value store for one app, bounded by [`MemoryKvLimits`]. Its contents live as
+impl KvLimits {
+    /// Refuses a key or a value over its size limit, saying which and the limit.
+    pub fn check_sizes(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        if key.len() > self.max_key_bytes {
+            return Err(KvError::TooLarge(format!("keys are at most {} bytes", self.max_key_bytes)));
+        }
+        if value.len() > self.max_value_bytes {
+            return Err(KvError::TooLarge(format!("values are at most {} bytes", self.max_value_bytes)));
+        }
+        Ok(())
+    }
+
+    /// The refusal of a write that would take the store past its quota.
+    pub fn quota_exceeded(&self) -> KvError {
+        KvError::QuotaExceeded(format!(
+            "the store holds at most {} bytes of keys and values",
+            self.max_total_bytes
+        ))
+    }
+}
+
+/// An in-memory key-value store for one app, bounded by [`KvLimits`]. Its contents live as
 /// long as the value does (the host keeps one per app; a restart empties it).
 #[derive(Debug, Default)]
 pub struct MemoryKv {
-    limits: MemoryKvLimits,
+    limits: KvLimits,
     entries: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
 impl MemoryKv {
     /// An empty store with the given limits.
-    pub fn new(limits: MemoryKvLimits) -> Self {
+    pub fn new(limits: KvLimits) -> Self {
         MemoryKv { limits, entries: Mutex::new(BTreeMap::new()) }
     }
 
@@ -68,23 +89,12 @@ impl AppKv for MemoryKv {
     }
 
     async fn set(&self, key: &str, value: Vec<u8>) -> Result<(), KvError> {
-        if key.len() > self.limits.max_key_bytes {
-            return Err(KvError::TooLarge(format!("keys are at most {} bytes", self.limits.max_key_bytes)));
-        }
-        if value.len() > self.limits.max_value_bytes {
-            return Err(KvError::TooLarge(format!(
-                "values are at most {} bytes",
-                self.limits.max_value_bytes
-            )));
-        }
+        self.limits.check_sizes(key, &value)?;
         let mut entries = self.entries();
         let used: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
         let replaced = entries.get(key).map_or(0, |old| key.len() + old.len());
         if used - replaced + key.len() + value.len() > self.limits.max_total_bytes {
-            return Err(KvError::QuotaExceeded(format!(
-                "the store holds at most {} bytes",
-                self.limits.max_total_bytes
-            )));
+            return Err(self.limits.quota_exceeded());
         }
         entries.insert(key.to_owned(), value);
         Ok(())
@@ -130,7 +140,7 @@ mod tests {
 
     #[tokio::test]
     async fn limits_and_prefix_listing() {
-        let kv = MemoryKv::new(MemoryKvLimits { max_key_bytes: 8, max_value_bytes: 4, max_total_bytes: 13 });
+        let kv = MemoryKv::new(KvLimits { max_key_bytes: 8, max_value_bytes: 4, max_total_bytes: 13 });
         kv.set("a/1", b"x".to_vec()).await.unwrap();
         kv.set("a/2", b"y".to_vec()).await.unwrap();
         kv.set("b/1", b"z".to_vec()).await.unwrap();

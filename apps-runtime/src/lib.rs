@@ -5,9 +5,11 @@
 //! images, epoch-metered CPU budgets; `engine.rs`) and the on-disk cache of precompiled artifacts
 //! (`cache.rs`). [`Runtime::load`] turns a component into a [`LoadedApp`]: compiled once per
 //! digest, pre-instantiated once against the `vibe:app` world (`bindings.rs`), refused with a
-//! reason if it is not an app. [`LoadedApp::handle`] serves one request in a fresh store
-//! (`http.rs`), under the app's [`Limits`] (`limits.rs`); whatever goes wrong becomes a clean
-//! error response with a request id and an entry in the app's log (`failure.rs`, `log.rs`).
+//! reason if it is not an app; [`Runtime::register`] gives a [`LazyApp`] that does so on its
+//! first request and unloads again when idle (`lazy.rs`). [`LoadedApp::handle`] serves one
+//! request in a fresh store (`http.rs`), under the app's [`Limits`] (`limits.rs`); whatever goes
+//! wrong becomes a clean error response with a request id and an entry in the app's log
+//! (`failure.rs`, `log.rs`).
 //!
 //! What an app may touch is only what [`Capabilities`] gives it: its database ([`AppDb`]),
 //! key-value store ([`AppKv`]), configuration ([`AppConfig`]), log ([`LogSink`]) and the hosts of
@@ -26,6 +28,7 @@ mod error;
 mod failure;
 mod http;
 mod kv;
+mod lazy;
 mod limits;
 mod log;
 mod outbound;
@@ -47,7 +50,8 @@ pub use engine::{CpuMeter, PoolConfig, RuntimeConfig};
 pub use error::{LoadError, RuntimeError};
 pub use failure::REQUEST_ID_HEADER;
 pub use http::{RequestStats, ResponseBody};
-pub use kv::{AppKv, MemoryKv, MemoryKvLimits};
+pub use kv::{AppKv, KvLimits, MemoryKv};
+pub use lazy::LazyApp;
 pub use limits::Limits;
 pub use log::{LogEntry, LogLevel, LogSink, LogSource, MemoryLogSink};
 pub use outbound::OutboundPolicy;

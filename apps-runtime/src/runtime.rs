@@ -15,6 +15,7 @@ use crate::cache::{self, ArtifactCache, CacheStats};
 use crate::capabilities::Capabilities;
 use crate::engine::{self, CpuMeter, EpochTicker, RuntimeConfig};
 use crate::error::{LoadError, RuntimeError};
+use crate::lazy::LazyApp;
 use crate::limits::Limits;
 use crate::state::RequestState;
 
@@ -111,6 +112,25 @@ impl Runtime {
         Ok(LoadedApp::new(self.inner.clone(), version, shared))
     }
 
+    /// Registers app `app_id` to serve the component `digest` from `source`, with `limits` and
+    /// `capabilities`, without loading it: the component is loaded on the app's first request
+    /// (see [`LazyApp`]). The component should have been loaded once before (at deploy), so that
+    /// its precompiled artifact is cached; otherwise the first request compiles it. Refuses
+    /// limits over the ceilings and a malformed digest.
+    pub fn register(
+        &self,
+        app_id: Uuid,
+        digest: &str,
+        source: ComponentSource,
+        limits: Limits,
+        capabilities: Capabilities,
+    ) -> Result<LazyApp, LoadError> {
+        limits.check(&self.inner.ceilings)?;
+        let digest = cache::normalize_digest(digest)?;
+        let shared = AppShared::new(app_id, limits, capabilities);
+        Ok(LazyApp::new(self.inner.clone(), digest, source, shared))
+    }
+
     /// What the artifact cache has done so far.
     pub fn cache_stats(&self) -> CacheStats {
         self.inner.cache.stats()
@@ -124,7 +144,7 @@ impl Runtime {
 
 impl RuntimeInner {
     /// The compiled, pre-instantiated version for the component, from memory, disk or cranelift.
-    fn version(
+    pub(crate) fn version(
         &self,
         expected: Option<String>,
         source: &ComponentSource,

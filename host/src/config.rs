@@ -210,6 +210,10 @@ pub struct ServeConfig {
     /// Domain under which apps are served as {slug}.{domain}.
     #[arg(long, env = "VIBE_APPS_DOMAIN", default_value = "apps.localhost")]
     pub apps_domain: String,
+    /// Seconds without a request after which an app's compiled component is dropped from memory
+    /// (the next request loads it again from its precompiled artifact); 0 keeps apps loaded.
+    #[arg(long, env = "VIBE_APPS_IDLE_UNLOAD_SECS", default_value_t = 300)]
+    pub apps_idle_unload_secs: u64,
     /// Credits granted to a new account.
     #[arg(long, env = "VIBE_SIGNUP_CREDITS", default_value_t = 100)]
     pub signup_credits: i64,
@@ -247,6 +251,7 @@ impl ServeConfig {
             smtp_url: None,
             mail_from: "Vibe <vibe@localhost>".into(),
             apps_domain: "apps.localhost".into(),
+            apps_idle_unload_secs: 300,
             signup_credits: 100,
             session_hours: 24 * 14,
             auth_rate_per_minute: 10,

@@ -30,6 +30,11 @@ impl TestServer {
 
     /// Starts a server on `db`, letting the test adjust the configuration first.
     pub async fn start_with(db: PgPool, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        // App roles belong to the cluster and outlive the test databases that sqlx drops: drop
+        // those left by earlier tests (their database is gone), never a running test's.
+        if let Err(error) = vibe_apps_runtime::tenant::drop_orphaned_roles(&db).await {
+            eprintln!("cannot drop orphaned app roles: {error}");
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = ServeConfig::for_listen(addr);

@@ -56,7 +56,7 @@ use pool::Shared;
 use secret::PlatformSecret;
 use session::TenantSession;
 
-pub use provision::{role_name, schema_name};
+pub use provision::{drop_orphaned_roles, role_name, schema_name};
 
 /// How tenant connections are pooled and limited.
 #[derive(Clone, Debug)]

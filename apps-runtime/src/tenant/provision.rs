@@ -28,6 +28,11 @@ BEGIN
 END
 $$"#;
 
+/// What each app role's comment says, followed by its database's name: roles are shared by the
+/// whole cluster, so this is how a role left behind by a dropped database is found
+/// ([`drop_orphaned_roles`]).
+const ROLE_COMMENT: &str = "vibe app role of database ";
+
 /// How long deprovisioning waits for the app's backends to end.
 const TERMINATE_WAIT: Duration = Duration::from_secs(5);
 
@@ -191,6 +196,7 @@ impl Tenancy {
         statements.extend([
             format!("CREATE SCHEMA IF NOT EXISTS {quoted} AUTHORIZATION {quoted}"),
             format!("ALTER SCHEMA {quoted} OWNER TO {quoted}"),
+            format!("COMMENT ON ROLE {quoted} IS {}", quote_literal(&format!("{ROLE_COMMENT}{database}"))),
             format!("REVOKE ALL ON SCHEMA {quoted} FROM PUBLIC"),
             format!("GRANT CONNECT ON DATABASE {} TO {quoted}", quote_ident(&database)),
         ]);
@@ -251,6 +257,29 @@ impl Tenancy {
         }
         tx.commit().await.map_err(TenantError::database("committing the app's removal"))
     }
+}
+
+/// Drops the app roles (`app_<id>`) whose database no longer exists, as recorded in their comment
+/// at provisioning; returns their names. A database dropped whole (not app by app) leaves its app
+/// roles behind, since roles belong to the cluster; this is their cleanup. Roles of existing
+/// databases, and roles without the comment, are never touched; a role another caller drops
+/// meanwhile is skipped.
+pub async fn drop_orphaned_roles(admin: &sqlx::PgPool) -> Result<Vec<String>, TenantError> {
+    let orphans: Vec<String> = sqlx::query_scalar(
+        "SELECT r.rolname::text FROM pg_catalog.pg_roles r          JOIN pg_catalog.pg_shdescription d            ON d.objoid = r.oid AND d.classoid = 'pg_catalog.pg_authid'::regclass          WHERE r.rolname ~ '^app_[0-9a-f]{32}$' AND starts_with(d.description, $1)            AND NOT EXISTS (SELECT FROM pg_catalog.pg_database db                            WHERE db.datname = substr(d.description, length($1) + 1))",
+    )
+    .bind(ROLE_COMMENT)
+    .fetch_all(admin)
+    .await
+    .map_err(TenantError::database("looking for orphaned app roles"))?;
+    let mut dropped = Vec::new();
+    for role in orphans {
+        match admin.execute(format!("DROP ROLE IF EXISTS {}", quote_ident(&role)).as_str()).await {
+            Ok(_) => dropped.push(role),
+            Err(error) => tracing::debug!(role, %error, "an orphaned app role was not dropped"),
+        }
+    }
+    Ok(dropped)
 }
 
 /// Checks that `PUBLIC` (every app role) can create nothing anywhere and reach no relation outside

@@ -72,6 +72,7 @@ async fn service(db: &PgPool, base: &BaseConfig, apps_domain: &str) -> anyhow::R
         data_dir: base.data_dir.clone(),
         apps_domain: apps_domain.to_owned(),
         public_base: String::new(),
+        idle_unload: std::time::Duration::ZERO,
     };
     Ok(AppsService::start(db.clone(), events, settings))
 }

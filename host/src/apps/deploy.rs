@@ -205,7 +205,7 @@ impl AppsService {
             &format!("version {number} deployed ({digest}, {applied} migrations)"),
         );
         self.announce(app_id, if keep_paused { "paused" } else { "deployed" }, Some(number)).await;
-        // Held until the switch so that the live entry shares the compiled code in memory.
+        // Held until the switch: an app in use loads its new version then, sharing this compiled code.
         drop(checked);
         self.version(app_id, number).await
     }

@@ -2,7 +2,8 @@
 //!
 //! [`AppsService`] owns the one [`Runtime`] (built on first use), the tenancy (each app's schema and
 //! role, `vibe_apps_runtime::tenant`), the artifact store (`artifacts.rs`) and the live table
-//! (`registry.rs`). Versions are created, rolled back, paused, resumed and deleted in `deploy.rs`;
+//! (`registry.rs`), whose apps load their component on their first request and drop it again after
+//! [`AppsSettings::idle_unload`] without one. Versions are created, rolled back, paused, resumed and deleted in `deploy.rs`;
 //! requests reach the live version through `routing.rs`, which also injects the Vibe Wrapper
 //! (`wrapper.rs`) and records analytics (`analytics.rs`); the apps' logs go to Postgres (`logs.rs`).
 //!
@@ -16,15 +17,16 @@ pub mod artifacts;
 mod batch;
 pub mod cli;
 pub mod deploy;
+pub mod kv;
 pub mod logs;
 mod migrations;
 pub mod registry;
 pub mod routing;
 pub mod wrapper;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::Value;
@@ -34,7 +36,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 use vibe_apps_runtime::tenant::{Tenancy, TenantSettings};
 use vibe_apps_runtime::{
-    Capabilities, ComponentSource, Limits, LoadError, LoadedApp, MemoryKv, OutboundPolicy, Runtime,
+    Capabilities, ComponentSource, KvLimits, LazyApp, Limits, LoadError, OutboundPolicy, Runtime,
     RuntimeConfig, StaticConfig,
 };
 
@@ -42,6 +44,7 @@ use crate::config::ServeConfig;
 use crate::events::{EventBus, EventKind};
 use analytics::Analytics;
 use artifacts::{ArtifactStore, LocalArtifacts};
+use kv::PgKv;
 use logs::PgLogSink;
 use registry::{LiveApp, LiveState, Registry};
 
@@ -54,6 +57,8 @@ pub struct AppsSettings {
     pub apps_domain: String,
     /// Where the wrapper's badge links to.
     pub public_base: String,
+    /// An app's component is unloaded after this long without a request (zero: never).
+    pub idle_unload: Duration,
 }
 
 impl AppsSettings {
@@ -63,6 +68,7 @@ impl AppsSettings {
             data_dir: config.data_dir.clone(),
             apps_domain: config.apps_domain.trim_end_matches('.').to_ascii_lowercase(),
             public_base: config.public_base(),
+            idle_unload: Duration::from_secs(config.apps_idle_unload_secs),
         }
     }
 }
@@ -84,8 +90,6 @@ struct Inner {
     registry: Registry,
     analytics: Analytics,
     logs: PgLogSink,
-    /// Each app's key-value store, kept across its versions (in memory until a persistent one lands).
-    kv: Mutex<HashMap<Uuid, Arc<MemoryKv>>>,
     /// Reloads run one at a time, each reading the database afresh, so the last one wins with the
     /// latest state whatever order their events arrived in.
     reloading: tokio::sync::Mutex<()>,
@@ -110,10 +114,12 @@ impl AppsService {
             runtime: OnceCell::new(),
             tenancy: OnceCell::new(),
             registry: Registry::default(),
-            kv: Mutex::new(HashMap::new()),
             reloading: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(follow_events(Arc::downgrade(&inner), events));
+        if !inner.settings.idle_unload.is_zero() {
+            tokio::spawn(unload_idle_forever(Arc::downgrade(&inner)));
+        }
         tokio::spawn(analytics::prune_forever(inner.db.clone()));
         AppsService { inner }
     }
@@ -173,7 +179,7 @@ impl AppsService {
         Ok(limits)
     }
 
-    /// Loads every deployed or paused app (at server start).
+    /// Registers every deployed or paused app (at server start); each loads on its first request.
     pub async fn load_all(&self) -> anyhow::Result<()> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT id FROM apps WHERE status IN ('deployed', 'paused') AND live_version_id IS NOT NULL",
@@ -194,7 +200,9 @@ impl AppsService {
 
     /// Brings this process's entry for `app_id` in line with the database: serving its live version,
     /// paused, or gone. An entry already matching the database is kept (same instance limits and
-    /// in-flight count). When the live version cannot be loaded, the previous entry stays.
+    /// in-flight count). The new version of an app whose component is in memory (one in use) is
+    /// loaded before the switch, so its next request is not slower; when it cannot be, the previous
+    /// entry stays. Other apps load on their first request.
     pub async fn reload(&self, app_id: Uuid) -> anyhow::Result<()> {
         let _one_at_a_time = self.inner.reloading.lock().await;
         let row: Option<LiveRow> = sqlx::query_as(
@@ -231,7 +239,14 @@ impl AppsService {
             LiveState::Paused
         } else {
             let config = row.config.clone().unwrap_or(Value::Null);
-            LiveState::Serving(self.load(app_id, digest, &row.hosting_config, &config).await?)
+            let app = self.register(app_id, digest, &row.hosting_config, &config).await?;
+            let in_use = current
+                .as_ref()
+                .is_some_and(|live| matches!(&live.state, LiveState::Serving(lazy) if lazy.is_loaded()));
+            if in_use {
+                app.get().await?;
+            }
+            LiveState::Serving(app)
         };
         self.inner.registry.switch(LiveApp {
             app_id,
@@ -245,15 +260,15 @@ impl AppsService {
         Ok(())
     }
 
-    /// Prepares app `app_id` to serve the component `digest` from the store, with the limits and
-    /// outbound hosts of `hosting_config` and the settings of `config`.
-    pub async fn load(
+    /// Registers app `app_id` to serve the component `digest` from the store, with the limits and
+    /// outbound hosts of `hosting_config` and the settings of `config`; nothing is loaded yet.
+    pub async fn register(
         &self,
         app_id: Uuid,
         digest: &str,
         hosting_config: &Value,
         config: &Value,
-    ) -> anyhow::Result<LoadedApp> {
+    ) -> anyhow::Result<LazyApp> {
         let limits = self.check_hosting_config(hosting_config)?;
         let source = match self.inner.artifacts.local_file(digest) {
             Some(path) => ComponentSource::File(path),
@@ -263,11 +278,11 @@ impl AppsService {
             },
         };
         let capabilities = self.capabilities(app_id, hosting_config, config).await?;
-        Ok(self.runtime().await?.load(app_id, Some(digest), source, limits, capabilities).await?)
+        Ok(self.runtime().await?.register(app_id, digest, source, limits, capabilities)?)
     }
 
-    /// What app `app_id` is given: its own database, key-value store, settings, the shared log, and
-    /// the outbound hosts its hosting configuration allows.
+    /// What app `app_id` is given: its own database, key-value store (in PostgreSQL, `kv.rs`),
+    /// settings, the shared log, and the outbound hosts its hosting configuration allows.
     async fn capabilities(
         &self,
         app_id: Uuid,
@@ -282,13 +297,9 @@ impl AppsService {
                     .collect()
             })
             .unwrap_or_default();
-        let kv = {
-            let mut stores = self.inner.kv.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            stores.entry(app_id).or_insert_with(|| Arc::new(MemoryKv::default())).clone()
-        };
         Ok(Capabilities {
             db: self.tenancy().await?.app_db(app_id),
-            kv,
+            kv: Arc::new(PgKv::new(self.inner.db.clone(), app_id, KvLimits::default())),
             config: Arc::new(StaticConfig::new(settings)),
             logs: Arc::new(self.inner.logs.clone()),
             outbound: OutboundPolicy::from_hosting_config(hosting_config)?,
@@ -298,7 +309,6 @@ impl AppsService {
     /// Forgets app `app_id` entirely in this process (after it was deleted).
     fn forget(&self, app_id: Uuid) {
         self.inner.registry.remove(app_id);
-        self.inner.kv.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&app_id);
     }
 
     /// Writes every queued analytics and log row (at shutdown, and for tests).
@@ -359,6 +369,20 @@ async fn follow_events(service: Weak<Inner>, events: EventBus) {
                 });
             }
             Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Unloads the components of apps idle for the configured time, checking a few times per period.
+async fn unload_idle_forever(service: Weak<Inner>) {
+    let Some(idle) = service.upgrade().map(|inner| inner.settings.idle_unload) else { return };
+    let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = service.upgrade() else { return };
+        let unloaded = inner.registry.unload_idle(idle);
+        if unloaded > 0 {
+            tracing::debug!(unloaded, loaded = inner.registry.loaded(), "idle apps unloaded");
         }
     }
 }

@@ -3,18 +3,23 @@
 //! An entry is immutable and shared ([`Arc<LiveApp>`]); switching an app replaces its entry in one
 //! step under the lock. A request takes its entry's `Arc` when it starts and keeps it to the end, so
 //! requests in flight finish on the version they started on while new ones get the new version.
+//!
+//! A serving entry holds a [`LazyApp`]: its component is loaded on the app's first request and
+//! unloaded once the app has been idle ([`Registry::unload_idle`], run by the apps service), so
+//! that thousands of deployed apps nobody is using cost little memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use uuid::Uuid;
-use vibe_apps_runtime::LoadedApp;
+use vibe_apps_runtime::LazyApp;
 
 /// What an app's address answers.
 #[derive(Clone, Debug)]
 pub enum LiveState {
-    /// Its live version serves requests.
-    Serving(LoadedApp),
+    /// Its live version serves requests (loaded on demand).
+    Serving(LazyApp),
     /// Its owner paused it: it answers 503.
     Paused,
 }
@@ -95,6 +100,29 @@ impl Registry {
         {
             table.by_slug.remove(&slug);
         }
+    }
+
+    /// Unloads the component of every app idle for `idle`; how many were unloaded.
+    pub fn unload_idle(&self, idle: Duration) -> usize {
+        let serving: Vec<LazyApp> = self
+            .read()
+            .by_slug
+            .values()
+            .filter_map(|app| match &app.state {
+                LiveState::Serving(lazy) if lazy.is_loaded() => Some(lazy.clone()),
+                _ => None,
+            })
+            .collect();
+        serving.iter().filter(|lazy| lazy.unload_if_idle(idle)).count()
+    }
+
+    /// How many apps have their component in memory now.
+    pub fn loaded(&self) -> usize {
+        self.read()
+            .by_slug
+            .values()
+            .filter(|app| matches!(&app.state, LiveState::Serving(lazy) if lazy.is_loaded()))
+            .count()
     }
 
     /// How many apps are live (serving or paused).

@@ -239,3 +239,45 @@ async fn only_owners_and_collaborators_manage_versions(db: PgPool) {
     assert_eq!(error_code(deploy(&world.owner, own, component(HELLO_STD)).await).await, "not_found");
     assert_eq!(deploy(&world.stranger, own, component(HELLO_STD)).await.status(), StatusCode::CREATED);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn app_roles_name_their_database_and_outlive_it_only_until_the_next_cleanup(db: PgPool) {
+    let world = World::new(db.clone()).await;
+    let app = world.scene("private").await.app;
+    deployed(&world.owner, app, component(HELLO_STD)).await;
+    let role = format!("app_{}", app.simple());
+    let database: String =
+        sqlx::query_scalar("SELECT current_database()::text").fetch_one(&db).await.unwrap();
+    let comment: Option<String> =
+        sqlx::query_scalar("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1")
+            .bind(&role)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(comment, Some(format!("vibe app role of database {database}")));
+
+    // A role left by a database that is gone, and two that must stay: one of a database that
+    // exists (a running test's), one that is not ours (no comment).
+    let orphan = format!("app_{}", uuid::Uuid::new_v4().simple());
+    let foreign = format!("app_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {orphan}; COMMENT ON ROLE {orphan} IS 'vibe app role of database gone_{}'; \
+         CREATE ROLE {foreign};",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .execute(&db)
+    .await
+    .unwrap();
+    let dropped = vibe_apps_runtime::tenant::drop_orphaned_roles(&db).await.unwrap();
+    assert!(dropped.contains(&orphan), "{dropped:?}");
+    assert!(!dropped.contains(&role) && !dropped.contains(&foreign), "{dropped:?}");
+    let role_exists = "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)";
+    assert!(!exists(&db, role_exists, &orphan).await);
+    assert!(exists(&db, role_exists, &role).await, "the live database's app role stays");
+    assert!(exists(&db, role_exists, &foreign).await);
+    sqlx::raw_sql(&format!("DROP ROLE {foreign}")).execute(&db).await.unwrap();
+    // The app's own role goes with its app (or, once this database is dropped, at the next cleanup).
+    let response = world.owner.delete(&format!("/api/apps/{app}")).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(!exists(&db, role_exists, &role).await);
+}

@@ -1,8 +1,11 @@
 //! Serving and managing deployed apps end to end: real components (built from tests/components),
 //! real PostgreSQL, real HTTP, and the real `vibe` binary for the CLI.
 
+mod guestbook;
 mod hostile;
+mod kv;
 mod lifecycle;
+mod loading;
 mod serving;
 
 use std::process::{Command, Output};
