@@ -47,6 +47,9 @@ pub enum ApiError {
     /// A field failed validation.
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
+    /// A document (an app spec) failed validation in several places, each named by a JSON pointer.
+    #[error("{field}: {message}")]
+    Violations { field: String, message: String, violations: Vec<Violation> },
     /// The caller made too many attempts; retry later.
     #[error("too many requests, try again later")]
     TooManyRequests,
@@ -77,7 +80,9 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::Validation { .. } | ApiError::Violations { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            }
             ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::PaymentRequired(_) => (StatusCode::PAYMENT_REQUIRED, "insufficient_credits"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -105,6 +110,18 @@ pub struct ErrorDetail {
     /// The id of the request, also in the `x-request-id` header and in the server's logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// For a document that failed validation (an app spec), every failure with its place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Vec<Violation>>,
+}
+
+/// One failure of a document's validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Violation {
+    /// A JSON pointer into the document, e.g. `/entities/0/fields/2/entity`.
+    pub path: String,
+    /// What is wrong there.
+    pub message: String,
 }
 
 impl IntoResponse for ApiError {
@@ -119,10 +136,16 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let field = match &self {
-            ApiError::Validation { field, .. } => Some(field.clone()),
+            ApiError::Validation { field, .. } | ApiError::Violations { field, .. } => Some(field.clone()),
             _ => None,
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message, field, request_id } };
+        let violations = match self {
+            ApiError::Violations { violations, .. } => Some(violations),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail { code: code.to_owned(), message, field, request_id, violations },
+        };
         (status, axum::Json(body)).into_response()
     }
 }

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod ops;
 pub mod secrets;
 pub mod serve;
+pub mod spec;
 pub mod state;
 pub mod telemetry;
 pub mod users;

@@ -19,4 +19,5 @@ mod ops;
 mod plugins;
 mod routing;
 mod sessions;
+mod specs;
 mod support;

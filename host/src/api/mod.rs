@@ -13,6 +13,7 @@ pub mod ideas;
 pub mod me;
 pub mod plugins;
 pub mod sessions;
+pub mod specs;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -62,6 +63,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(ideas::routes())
         .merge(collaborators::routes())
         .merge(sessions::routes())
+        .merge(specs::routes())
         .merge(apps::routes())
         .merge(app_versions::routes())
         .merge(app_observe::routes())

@@ -35,6 +35,8 @@ pub enum EventKind {
     AppStatus,
     #[serde(rename = "notification")]
     Notification,
+    #[serde(rename = "spec:updated")]
+    SpecUpdated,
 }
 
 impl EventKind {
@@ -46,6 +48,7 @@ impl EventKind {
             EventKind::BuildProgress => "build:progress",
             EventKind::AppStatus => "app:status",
             EventKind::Notification => "notification",
+            EventKind::SpecUpdated => "spec:updated",
         }
     }
 }
@@ -126,20 +129,7 @@ impl EventBus {
 
     /// Stores `event` and announces it to every process.
     pub async fn publish(&self, event: Event) -> anyhow::Result<i64> {
-        let (id,): (i64,) = sqlx::query_as(
-            "WITH stored AS (INSERT INTO events (kind, idea_id, app_id, user_id, data) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id) \
-             SELECT id FROM stored, pg_notify($6, (SELECT id FROM stored)::text)",
-        )
-        .bind(event.kind.as_str())
-        .bind(event.idea_id)
-        .bind(event.app_id)
-        .bind(event.user_id)
-        .bind(&event.data)
-        .bind(CHANNEL)
-        .fetch_one(&self.db)
-        .await?;
-        Ok(id)
+        Ok(publish_with(&self.db, &event).await?)
     }
 
     /// Every event published anywhere in the cluster from now on, with its audience.
@@ -159,6 +149,25 @@ impl EventBus {
         // Each connection holds a receiver until it has sent its close frame.
         let _ = tokio::time::timeout(grace, self.closing.closed()).await;
     }
+}
+
+/// Stores `event` and announces it through `executor`. Inside a transaction the event is stored
+/// and announced only if the transaction commits (Postgres delivers a NOTIFY at commit), so an
+/// event about a write goes out exactly when the write lands.
+pub async fn publish_with<'e>(executor: impl sqlx::PgExecutor<'e>, event: &Event) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "WITH stored AS (INSERT INTO events (kind, idea_id, app_id, user_id, data) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id) \
+         SELECT id FROM stored, pg_notify($6, (SELECT id FROM stored)::text)",
+    )
+    .bind(event.kind.as_str())
+    .bind(event.idea_id)
+    .bind(event.app_id)
+    .bind(event.user_id)
+    .bind(&event.data)
+    .bind(CHANNEL)
+    .fetch_one(executor)
+    .await
 }
 
 async fn listen(db: &PgPool) -> sqlx::Result<PgListener> {

@@ -24,6 +24,8 @@
 //!   - `build:progress`: a build of the idea's app advanced (`data` says which step);
 //!   - `app:status`: an app changed state (building, deployed, paused, failed);
 //!   - `notification`: something for you personally (an invitation, an alert);
+//!   - `spec:updated`: the idea's app spec has a new version, or the owner confirmed one
+//!     (`data`: `version`, `confirmed`, `written_by` or `confirmed_by`);
 //! - `idea_id`, `app_id`: what the event is about, present when it is about one;
 //! - `data`: the event's details, an object whose fields depend on `type`;
 //! - `at`: when it happened (RFC 3339).

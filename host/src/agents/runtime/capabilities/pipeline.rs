@@ -2,6 +2,10 @@
 //! Reading needs `pipeline-read`, writing `pipeline-write`. The store functions are public: the
 //! dispatcher uses them to hand a turn the artifacts it asked for and to write a successful
 //! turn's output artifacts.
+//!
+//! The artifact named `spec` is the idea's app spec (`crate::spec`): a version that does not
+//! parse or validate is refused with `invalid` and the failing paths, whoever writes it, and a
+//! stored version becomes `ideas.specifications` in the same transaction.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -82,7 +86,8 @@ pub async fn list(db: &PgPool, idea_id: Uuid) -> sqlx::Result<Vec<ArtifactInfo>>
         .collect())
 }
 
-/// Refuses a malformed name, oversized content or JSON content that does not parse.
+/// Refuses a malformed name, oversized content, JSON content that does not parse, or a spec
+/// that does not validate.
 pub fn check(write: &ArtifactWrite) -> Result<(), CapError> {
     let name = &write.name;
     let valid_name = (1..=128).contains(&name.len())
@@ -102,7 +107,55 @@ pub fn check(write: &ArtifactWrite) -> Result<(), CapError> {
     {
         return Err(CapError::Invalid(format!("artifact `{name}` is not valid JSON: {error}")));
     }
+    if name == crate::spec::ARTIFACT {
+        if write.content_type != ContentType::Json {
+            return Err(CapError::Invalid("the `spec` artifact must be JSON".to_owned()));
+        }
+        if let Err(violations) = crate::spec::parse_content(&write.content) {
+            return Err(CapError::Invalid(format!(
+                "the spec does not validate: {}",
+                crate::spec::summarize(&violations)
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Inserts the next version of an artifact (unless `$7`, the expected latest version, is given
+/// and is not the latest) and returns its number.
+const INSERT_VERSION: &str = "INSERT INTO pipeline_artifacts \
+     (idea_id, name, version, content_type, content, written_by, session_id) \
+     SELECT $1, $2, COALESCE(max(version), 0) + 1, $3, $4, $5, $6 FROM pipeline_artifacts \
+     WHERE idea_id = $1 AND name = $2 \
+     HAVING $7::bigint IS NULL OR COALESCE(max(version), 0) = $7 \
+     RETURNING version";
+
+async fn insert_version<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    idea_id: Uuid,
+    artifact: &ArtifactWrite,
+    expected: Option<i64>,
+    written_by: Option<&str>,
+    session_id: Option<Uuid>,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(INSERT_VERSION)
+        .bind(idea_id)
+        .bind(&artifact.name)
+        .bind(artifact.content_type.as_str())
+        .bind(&artifact.content)
+        .bind(written_by)
+        .bind(session_id)
+        .bind(expected)
+        .fetch_optional(executor)
+        .await
+}
+
+fn stale(artifact: &ArtifactWrite, expected_version: Option<u32>) -> CapError {
+    CapError::Conflict(format!(
+        "artifact `{}` is no longer at version {}",
+        artifact.name,
+        expected_version.unwrap_or(0)
+    ))
 }
 
 /// Writes a new version of an artifact of `idea_id` and returns its number. With
@@ -116,35 +169,16 @@ pub async fn write(
     session_id: Option<Uuid>,
 ) -> Result<u32, CapError> {
     check(artifact)?;
+    if artifact.name == crate::spec::ARTIFACT {
+        return write_spec(db, idea_id, artifact, expected_version, written_by, session_id).await;
+    }
     let expected = expected_version.map(i64::from);
     // Two writers may race for the same next version; the loser retries (or, when it expected a
     // version, has lost it).
     for _ in 0..5 {
-        let written: Result<Option<i32>, sqlx::Error> = sqlx::query_scalar(
-            "INSERT INTO pipeline_artifacts (idea_id, name, version, content_type, content, written_by, session_id) \
-             SELECT $1, $2, COALESCE(max(version), 0) + 1, $3, $4, $5, $6 FROM pipeline_artifacts \
-             WHERE idea_id = $1 AND name = $2 \
-             HAVING $7::bigint IS NULL OR COALESCE(max(version), 0) = $7 \
-             RETURNING version",
-        )
-        .bind(idea_id)
-        .bind(&artifact.name)
-        .bind(artifact.content_type.as_str())
-        .bind(&artifact.content)
-        .bind(written_by)
-        .bind(session_id)
-        .bind(expected)
-        .fetch_optional(db)
-        .await;
-        match written {
+        match insert_version(db, idea_id, artifact, expected, written_by, session_id).await {
             Ok(Some(version)) => return Ok(u32::try_from(version).unwrap_or(0)),
-            Ok(None) => {
-                return Err(CapError::Conflict(format!(
-                    "artifact `{}` is no longer at version {}",
-                    artifact.name,
-                    expected_version.unwrap_or(0)
-                )));
-            }
+            Ok(None) => return Err(stale(artifact, expected_version)),
             Err(sqlx::Error::Database(error)) if error.is_unique_violation() && expected.is_none() => {
                 continue;
             }
@@ -154,13 +188,47 @@ pub async fn write(
                     artifact.name
                 )));
             }
-            Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
-                return Err(CapError::Invalid("the idea or the session no longer exists".to_owned()));
-            }
-            Err(error) => return Err(CapError::database("pipeline", &error)),
+            Err(error) => return Err(write_failed(&error)),
         }
     }
     Err(CapError::Conflict(format!("artifact `{}` is being written by others; try again", artifact.name)))
+}
+
+fn write_failed(error: &sqlx::Error) -> CapError {
+    match error {
+        sqlx::Error::Database(db_error) if db_error.is_foreign_key_violation() => {
+            CapError::Invalid("the idea or the session no longer exists".to_owned())
+        }
+        error => CapError::database("pipeline", error),
+    }
+}
+
+/// Writes a spec version (already validated by [`check`]) under the idea's row lock, making it
+/// the idea's `specifications` and announcing it, all in one transaction.
+async fn write_spec(
+    db: &PgPool,
+    idea_id: Uuid,
+    artifact: &ArtifactWrite,
+    expected_version: Option<u32>,
+    written_by: Option<&str>,
+    session_id: Option<Uuid>,
+) -> Result<u32, CapError> {
+    let failed = |error: sqlx::Error| write_failed(&error);
+    let mut tx = db.begin().await.map_err(failed)?;
+    if !crate::spec::store::lock_idea(&mut tx, idea_id).await.map_err(failed)? {
+        return Err(CapError::Invalid("the idea or the session no longer exists".to_owned()));
+    }
+    let expected = expected_version.map(i64::from);
+    let version = insert_version(&mut *tx, idea_id, artifact, expected, written_by, session_id)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| stale(artifact, expected_version))?;
+    let version = u32::try_from(version).unwrap_or(0);
+    crate::spec::store::record_write(&mut tx, idea_id, version, &artifact.content, written_by)
+        .await
+        .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok(version)
 }
 
 impl CallShared {
