@@ -223,6 +223,10 @@ pub struct ServeConfig {
     /// Login and magic-link attempts allowed per minute, per account and per client address.
     #[arg(long, env = "VIBE_AUTH_RATE_PER_MINUTE", default_value_t = 10)]
     pub auth_rate_per_minute: u32,
+    /// The LLM gateway: providers, fallback, prices, rate limits (`VIBE_ANTHROPIC_*`, `VIBE_OPENAI_*`,
+    /// `VIBE_LLM_*`). No provider: guided mode.
+    #[command(flatten)]
+    pub llm: Box<crate::llm::config::LlmConfig>,
     /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
     /// from `--data-dir`.
     #[arg(skip)]
@@ -255,6 +259,7 @@ impl ServeConfig {
             signup_credits: 100,
             session_hours: 24 * 14,
             auth_rate_per_minute: 10,
+            llm: Box::default(),
             // Components are content-addressed, so test servers can share one directory safely.
             data_dir: std::env::temp_dir().join("vibe-test-data"),
         }

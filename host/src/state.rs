@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::agents::dispatch::AgentHost;
-use crate::agents::runtime::{AgentRuntimeConfig, AgentServices, LlmGateway, NoLlmProvider};
+use crate::agents::runtime::{AgentRuntimeConfig, AgentServices, LlmGateway};
 use crate::apps::{AppsService, AppsSettings};
 use crate::auth::TokenKeys;
 use crate::auth::rate_limit::AuthRateLimits;
@@ -27,7 +27,7 @@ pub struct AppState {
     pub apps: AppsService,
     /// The agent host: plugins, routing, track records.
     pub agents: AgentHost,
-    /// The LLM gateway agents reach models through; [`NoLlmProvider`] in guided mode.
+    /// The LLM gateway agents reach models through; `NoLlmProvider` in guided mode.
     pub llm: Arc<dyn LlmGateway>,
 }
 
@@ -38,7 +38,7 @@ impl AppState {
         let events = EventBus::start(db.clone()).await?;
         let rate_limits = Arc::new(AuthRateLimits::new(config.auth_rate_per_minute));
         let apps = AppsService::start(db.clone(), events.clone(), AppsSettings::from_config(&config));
-        let llm: Arc<dyn LlmGateway> = Arc::new(NoLlmProvider);
+        let llm = crate::llm::gateway(&config.llm, db.clone())?;
         let services = AgentServices { db: db.clone(), events: events.clone(), llm: llm.clone() };
         let agents = AgentHost::start(
             db.clone(),

@@ -12,6 +12,7 @@ mod credits;
 mod embedded;
 mod events;
 mod ideas;
+mod llm;
 mod mail;
 mod me;
 mod openapi;

@@ -22,8 +22,8 @@
 //! vibe_agent_sdk::export_agent!(Greeter);
 //! ```
 //!
-//! Capabilities: [`llm`] (completions through the platform's gateway, which answers
-//! `not-configured` in guided mode), [`kv`] (state private to the plugin and the idea),
+//! Capabilities: [`llm`] (completions, with tool use, through the platform's gateway, which
+//! answers `not-configured` in guided mode), [`kv`] (state private to the plugin and the idea),
 //! [`events`] (`agent:thinking`, `agent:tool_call`), [`pipeline`] (the idea's artifacts),
 //! [`log`]. A capability that was not granted answers [`Error::Denied`]; handle it like any error.
 //! README.md is the guide: write, build, sign, publish.
@@ -52,8 +52,38 @@ pub trait Agent {
 /// Completions through the platform's LLM gateway (the `llm` capability).
 pub mod llm {
     pub use crate::bindings::vibe::agent::llm::{
-        CompletionStream, Error, LlmMessage, LlmRole, Request, Response, Usage, complete, stream,
+        AssistantTurn, CompletionStream, Error, LlmMessage, LlmRole, LlmToolCall, Request, Response,
+        ToolDefinition, ToolMessage, ToolRequest, ToolResponse, ToolResult, Usage, complete,
+        complete_with_tools, stream,
     };
+
+    /// A tool the model may ask for: `name`, what it does, and the JSON Schema of its arguments.
+    pub fn tool(name: &str, description: &str, input_schema: &serde_json::Value) -> ToolDefinition {
+        ToolDefinition {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            input_schema: input_schema.to_string(),
+        }
+    }
+
+    /// Asks `prompt` offering `tools`; the answer's `tool_calls` are the calls the model wants.
+    /// Continue the conversation with [`ToolMessage::Assistant`] (the answer) and
+    /// [`ToolMessage::ToolResults`] (what each call returned) in a new request.
+    pub fn ask_with_tools(
+        system: Option<&str>,
+        prompt: &str,
+        tools: Vec<ToolDefinition>,
+    ) -> Result<ToolResponse, Error> {
+        let request = ToolRequest {
+            system: system.map(str::to_owned),
+            messages: vec![ToolMessage::User(prompt.to_owned())],
+            tools,
+            max_tokens: None,
+            temperature: None,
+            model: None,
+        };
+        complete_with_tools(&request)
+    }
 
     /// Asks one question with optional system instructions and returns the answer's text.
     pub fn ask(system: Option<&str>, prompt: &str) -> Result<String, Error> {

@@ -37,6 +37,9 @@ pub use capabilities::llm::{
     LlmCallInfo, LlmError, LlmGateway, LlmMessage, LlmRequest, LlmResponse, LlmRole, LlmStream, LlmUsage,
     NoLlmProvider,
 };
+pub use capabilities::llm_tools::{
+    LlmTool, LlmToolCall, LlmToolMessage, LlmToolRequest, LlmToolResponse, LlmToolResult,
+};
 pub use capabilities::log::{LogLevel, LogSource, PluginLogLine};
 pub use capabilities::pipeline::ArtifactInfo;
 pub use capabilities::{AgentServices, CapError, Grants};

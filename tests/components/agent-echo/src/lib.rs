@@ -2,7 +2,8 @@
 //! agent); on anything else it emits `agent:thinking`, counts the turn in kv, reads the idea's
 //! `summary` artifact, writes a `notes` artifact, logs, asks the LLM, reports a tool call, and
 //! replies with one fact per line, asking the host to write an `echo` JSON artifact. On `done`
-//! it also hands off to `spec`.
+//! it also hands off to `spec`. On `weather in <city>` it does a tool round trip through the
+//! LLM (`complete-with-tools`).
 
 use vibe_agent_sdk::prelude::*;
 
@@ -32,6 +33,45 @@ fn facts(turn: &TurnInput) -> Vec<String> {
     lines
 }
 
+/// A tool round trip: offers a `weather` tool, answers the call the model makes, and returns
+/// what the model says with the result (or the first error).
+fn weather(city: &str) -> String {
+    let schema = vibe_agent_sdk::serde_json::json!({"type": "object", "properties": {"q": {"type": "string"}}});
+    let tools = vec![llm::tool("weather", "The weather in a city", &schema)];
+    let asked = match llm::ask_with_tools(None, city, tools.clone()) {
+        Ok(asked) => asked,
+        Err(error) => return format!("tools: {error:?}"),
+    };
+    let results = asked
+        .tool_calls
+        .iter()
+        .map(|call| llm::ToolResult {
+            call_id: call.id.clone(),
+            content: format!("sunny ({})", call.arguments),
+            is_error: false,
+        })
+        .collect();
+    let request = llm::ToolRequest {
+        system: None,
+        messages: vec![
+            llm::ToolMessage::User(city.to_owned()),
+            llm::ToolMessage::Assistant(llm::AssistantTurn {
+                content: asked.content.clone(),
+                tool_calls: asked.tool_calls.clone(),
+            }),
+            llm::ToolMessage::ToolResults(results),
+        ],
+        tools,
+        max_tokens: None,
+        temperature: None,
+        model: None,
+    };
+    match llm::complete_with_tools(&request) {
+        Ok(answer) => format!("tools: called {} then: {}", asked.tool_calls.len(), answer.content),
+        Err(error) => format!("tools: {error:?}"),
+    }
+}
+
 impl Agent for Echo {
     fn describe() -> Description {
         describe("echo", "0.1.0")
@@ -52,6 +92,9 @@ impl Agent for Echo {
         }
         if turn.message.content == "refuse" {
             return Err("I will not".to_owned());
+        }
+        if let Some(city) = turn.message.content.strip_prefix("weather in ") {
+            return Ok(Reply::new().say(weather(city)).into());
         }
         let facts = facts(&turn);
         let mut reply = Reply::new()

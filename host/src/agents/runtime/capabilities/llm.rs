@@ -2,7 +2,8 @@
 //! [`LlmGateway`] (issue 5 implements the real one: providers, fallback, billing to the session,
 //! rate limits); this module checks the `llm` grant, passes who is calling ([`LlmCallInfo`]) and
 //! exposes streams to components as the `completion-stream` resource. [`NoLlmProvider`] is the
-//! gateway of guided mode: every call answers `not-configured`.
+//! gateway of guided mode: every call answers `not-configured`. Tool use has its types in
+//! `llm_tools.rs`; the real gateway lives in `crate::llm`.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use uuid::Uuid;
 use wasmtime::component::Resource;
 
 use super::CallShared;
+use super::llm_tools::{LlmToolRequest, LlmToolResponse};
 use crate::agents::runtime::bindings::llm as wit;
 use crate::agents::runtime::state::CallState;
 use crate::agents::runtime::types::Capability;
@@ -93,6 +95,19 @@ pub trait LlmStream: Send {
     async fn next(&mut self) -> Result<Option<String>, LlmError>;
     /// Reads the rest and returns the whole completion.
     async fn finish(&mut self) -> Result<LlmResponse, LlmError>;
+
+    /// Reads the rest and returns the whole completion with the tool calls it asks for. The
+    /// default is for streams that never carry tool calls.
+    async fn finish_with_tools(&mut self) -> Result<LlmToolResponse, LlmError> {
+        let response = self.finish().await?;
+        Ok(LlmToolResponse {
+            content: response.content,
+            tool_calls: Vec::new(),
+            model: response.model,
+            usage: response.usage,
+            stop_reason: response.stop_reason,
+        })
+    }
 }
 
 /// The platform's LLM gateway, as agents reach it.
@@ -112,6 +127,53 @@ pub trait LlmGateway: Send + Sync {
     async fn stream(&self, call: &LlmCallInfo, request: LlmRequest) -> Result<Box<dyn LlmStream>, LlmError> {
         let response = self.complete(call, request).await?;
         Ok(Box::new(WholeResponse { response, sent: false }))
+    }
+
+    /// Completes `request`, which offers tools. The default refuses: a gateway without tool use.
+    async fn complete_with_tools(
+        &self,
+        _call: &LlmCallInfo,
+        _request: LlmToolRequest,
+    ) -> Result<LlmToolResponse, LlmError> {
+        Err(LlmError::Provider("this LLM gateway does not offer tool use".to_owned()))
+    }
+
+    /// Starts completing `request`, which offers tools; [`LlmStream::finish_with_tools`] gives
+    /// the tool calls. The default completes at once and streams the text as one piece.
+    async fn stream_with_tools(
+        &self,
+        call: &LlmCallInfo,
+        request: LlmToolRequest,
+    ) -> Result<Box<dyn LlmStream>, LlmError> {
+        let response = self.complete_with_tools(call, request).await?;
+        Ok(Box::new(WholeToolResponse { response, sent: false }))
+    }
+}
+
+/// A stream of one already complete response with tool calls.
+struct WholeToolResponse {
+    response: LlmToolResponse,
+    sent: bool,
+}
+
+#[async_trait]
+impl LlmStream for WholeToolResponse {
+    async fn next(&mut self) -> Result<Option<String>, LlmError> {
+        if std::mem::replace(&mut self.sent, true) {
+            Ok(None)
+        } else {
+            Ok(Some(self.response.content.clone()))
+        }
+    }
+
+    async fn finish(&mut self) -> Result<LlmResponse, LlmError> {
+        self.sent = true;
+        Ok(self.response.clone().into())
+    }
+
+    async fn finish_with_tools(&mut self) -> Result<LlmToolResponse, LlmError> {
+        self.sent = true;
+        Ok(self.response.clone())
     }
 }
 
@@ -149,11 +211,23 @@ impl LlmGateway for NoLlmProvider {
     }
 
     async fn complete(&self, _call: &LlmCallInfo, _request: LlmRequest) -> Result<LlmResponse, LlmError> {
-        Err(LlmError::NotConfigured(
-            "no LLM provider is configured on this server (guided mode); set one up to converse freely"
-                .to_owned(),
-        ))
+        Err(guided_mode())
     }
+
+    async fn complete_with_tools(
+        &self,
+        _call: &LlmCallInfo,
+        _request: LlmToolRequest,
+    ) -> Result<LlmToolResponse, LlmError> {
+        Err(guided_mode())
+    }
+}
+
+fn guided_mode() -> LlmError {
+    LlmError::NotConfigured(
+        "no LLM provider is configured on this server (guided mode); set one up to converse freely"
+            .to_owned(),
+    )
 }
 
 impl CallShared {
@@ -183,6 +257,15 @@ impl CallShared {
         self.require_llm()?;
         let services = self.services().map_err(|error| LlmError::Provider(error.to_string()))?;
         services.llm.stream(&self.llm_call_info(), request).await
+    }
+
+    pub(crate) async fn llm_complete_with_tools(
+        &self,
+        request: LlmToolRequest,
+    ) -> Result<LlmToolResponse, LlmError> {
+        self.require_llm()?;
+        let services = self.services().map_err(|error| LlmError::Provider(error.to_string()))?;
+        services.llm.complete_with_tools(&self.llm_call_info(), request).await
     }
 }
 
@@ -254,6 +337,13 @@ impl wit::Host for CallState {
             Ok(stream) => Ok(Ok(self.table.push(CompletionStream(stream))?)),
             Err(error) => Ok(Err(error.into())),
         }
+    }
+
+    async fn complete_with_tools(
+        &mut self,
+        request: wit::ToolRequest,
+    ) -> wasmtime::Result<Result<wit::ToolResponse, wit::Error>> {
+        Ok(self.call.llm_complete_with_tools(request.into()).await.map(Into::into).map_err(Into::into))
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod events;
 pub mod kv;
 pub mod llm;
+pub mod llm_tools;
 pub mod log;
 pub mod outbound;
 pub mod pipeline;

@@ -1,6 +1,6 @@
 //! The host functions of Extism plugins: the agent capabilities, JSON in and out. Each takes one
 //! JSON document and returns `{"ok": <value>}` or `{"error": {"kind": .., "message": ..}}` (the
-//! kinds of `vibe:agent/types.error`, or of `llm.error` for `vibe_llm_complete`):
+//! kinds of `vibe:agent/types.error`, or of `llm.error` for the `vibe_llm_*` functions):
 //!
 //! | function | input | ok |
 //! |---|---|---|
@@ -14,6 +14,7 @@
 //! | `vibe_events_thinking` | `{"text"}` | null |
 //! | `vibe_events_tool_call` | `{"name","input","output"}` | null |
 //! | `vibe_llm_complete` | an LLM request | an LLM response |
+//! | `vibe_llm_complete_with_tools` | an LLM tool request | an LLM tool response |
 //! | `vibe_log` | `{"level","message"}` | null |
 //! | `vibe_http_request` | `{"method"?,"url","headers"?,"body"?}` | `{"status","headers","body"}` |
 //!
@@ -30,6 +31,7 @@ use serde_json::json;
 
 use super::ExtismCall;
 use crate::agents::runtime::capabilities::llm::LlmRequest;
+use crate::agents::runtime::capabilities::llm_tools::LlmToolRequest;
 use crate::agents::runtime::capabilities::log::{LogLevel, LogSource, truncate};
 use crate::agents::runtime::capabilities::{CallShared, CapError};
 use crate::agents::runtime::types::{ArtifactWrite, Capability, ContentType, ToolCall};
@@ -131,6 +133,9 @@ pub(super) fn functions() -> Vec<Function> {
             "vibe_llm_complete",
             |call, request: LlmRequest| async move { call.llm_complete(request).await },
         ),
+        function("vibe_llm_complete_with_tools", |call, request: LlmToolRequest| async move {
+            call.llm_complete_with_tools(request).await
+        }),
         function("vibe_log", |call, LogLine { level, message }| async move {
             call.require(Capability::Log)?;
             call.log(LogSource::Plugin, level, &message);
