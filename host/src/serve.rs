@@ -31,6 +31,10 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     config.data_dir = base.data_dir.clone();
     let state = AppState::new(database.pool.clone(), config, &token_key).await?;
     state.apps.load_all().await?;
+    // The first-party agents, before the first message can need them; a failure leaves the server up.
+    if let Err(error) = crate::agents::builtin::install(&state).await {
+        tracing::error!(error = format!("{error:#}"), "cannot install the built-in agents");
+    }
     tracing::info!(address = %listener.local_addr()?, embedded_db = database.embedded.is_some(), "vibe is serving");
 
     let events = state.events.clone();

@@ -162,6 +162,44 @@ pub async fn set(
     Ok(view)
 }
 
+/// Makes `requested` the routing of `agent_type` only if it has none yet, or if the routing in force
+/// was set by `owner` too; otherwise (an operator routed it) changes nothing and answers `None`.
+/// The platform routes its built-in agents this way: it never overrides an operator's routing.
+/// Setting the table already in force is a no-op (`None`).
+pub async fn set_if_owned(
+    db: &PgPool,
+    agent_type: &str,
+    requested: &BTreeMap<String, u32>,
+    owner: Uuid,
+) -> ApiResult<Option<RoutingView>> {
+    let mut tx = db.begin().await?;
+    let current = lock(&mut tx, agent_type).await?;
+    if let Some(revision) = current {
+        let (changed_by, weights): (Option<Uuid>, Value) = sqlx::query_as(
+            "SELECT changed_by, weights FROM agent_routing_revisions WHERE agent_type = $1 AND revision = $2",
+        )
+        .bind(agent_type)
+        .bind(revision)
+        .fetch_one(&mut *tx)
+        .await?;
+        if changed_by != Some(owner) || weights_of(&weights) == *requested {
+            return Ok(None);
+        }
+    }
+    let versions = versions(&mut tx, agent_type).await?;
+    let mut weights = BTreeMap::new();
+    for (name, weight) in requested {
+        let version = resolve(&versions, agent_type, name)?;
+        if *weight > 0 {
+            routable(version, agent_type).map_err(|message| ApiError::validation("weights", message))?;
+        }
+        weights.insert(version.version.clone(), *weight);
+    }
+    let view = append(&mut tx, agent_type, &weights, "set", current, Some(owner)).await?;
+    tx.commit().await?;
+    Ok(Some(view))
+}
+
 /// Restores the routing that the one in force replaced. Sessions already started keep their
 /// versions; new sessions are routed by the restored table.
 pub async fn rollback(db: &PgPool, agent_type: &str, by: Option<Uuid>) -> ApiResult<RoutingView> {
