@@ -3,6 +3,11 @@
 //! Every request gets an id (the client's `x-request-id` when it is a short, printable token, a fresh UUID
 //! otherwise); it is returned in the `x-request-id` header, recorded on the request's span so every log line
 //! of the request carries it, and put in every error body.
+//!
+//! The access log line is written at `info` for the platform's own requests and at `debug` for requests
+//! served by an app (those carrying the runtime's [`RequestStats`]): the app's analytics already record
+//! each of those in PostgreSQL, and formatting and writing a line per app request cost ≈ 4% of the
+//! serving throughput (BENCHMARKS.md). An app's failures (5xx) are still logged at `info`.
 
 use std::time::Instant;
 
@@ -12,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
+use vibe_apps_runtime::RequestStats;
 
 use crate::config::LogFormat;
 
@@ -63,7 +69,13 @@ pub async fn observe(request: Request, next: Next) -> Response {
 
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request"));
+    let elapsed_ms = elapsed.as_secs_f64() * 1e3;
+    let served_by_app = response.extensions().get::<RequestStats>().is_some();
+    if served_by_app && status < 500 {
+        span.in_scope(|| tracing::debug!(status, elapsed_ms, "request"));
+    } else {
+        span.in_scope(|| tracing::info!(status, elapsed_ms, "request"));
+    }
     let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
     metrics::counter!("vibe_http_requests_total", &labels).increment(1);
     metrics::histogram!("vibe_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());

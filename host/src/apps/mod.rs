@@ -189,7 +189,7 @@ impl AppsService {
         .context("listing the live apps")?;
         let mut failed = 0;
         for id in &ids {
-            if let Err(error) = self.reload(*id).await {
+            if let Err(error) = self.refresh(*id, false).await {
                 failed += 1;
                 tracing::error!(app_id = %id, error = format!("{error:#}"), "cannot load an app");
             }
@@ -202,8 +202,15 @@ impl AppsService {
     /// paused, or gone. An entry already matching the database is kept (same instance limits and
     /// in-flight count). The new version of an app whose component is in memory (one in use) is
     /// loaded before the switch, so its next request is not slower; when it cannot be, the previous
-    /// entry stays. Other apps load on their first request.
+    /// entry stays. A version that just went live (a deploy, a rollback) starts loading in the
+    /// background after the switch, as its first visitor is likely on the way; it is unloaded again
+    /// if it stays idle. Other apps load on their first request.
     pub async fn reload(&self, app_id: Uuid) -> anyhow::Result<()> {
+        self.refresh(app_id, true).await
+    }
+
+    /// [`AppsService::reload`]; `warm_new_version` off (at server start) loads nothing ahead.
+    async fn refresh(&self, app_id: Uuid, warm_new_version: bool) -> anyhow::Result<()> {
         let _one_at_a_time = self.inner.reloading.lock().await;
         let row: Option<LiveRow> = sqlx::query_as(
             "SELECT a.slug, a.status, a.hosting_config, a.features_enabled, \
@@ -245,6 +252,13 @@ impl AppsService {
                 .is_some_and(|live| matches!(&live.state, LiveState::Serving(lazy) if lazy.is_loaded()));
             if in_use {
                 app.get().await?;
+            } else if warm_new_version && current.as_ref().is_none_or(|live| live.version_id != version_id) {
+                let warming = app.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = warming.get().await {
+                        tracing::warn!(%app_id, %error, "cannot load a newly live version ahead");
+                    }
+                });
             }
             LiveState::Serving(app)
         };

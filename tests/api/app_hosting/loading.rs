@@ -1,5 +1,6 @@
-//! Apps are loaded on demand: a deploy or a server start registers an app without loading its
-//! component, its first request loads it, and it is unloaded again after the configured idle time.
+//! Apps are loaded on demand: a server start registers apps without loading their components, a
+//! deploy loads the new version ahead of its first visitor, a request loads an app that is not in
+//! memory, and an app is unloaded again after the configured idle time.
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -29,11 +30,13 @@ async fn an_app_loads_on_its_first_request_and_unloads_when_idle(db: PgPool) {
     let registry = server.state.apps.registry();
 
     let lazy = serving(&server, "lazy");
-    assert!(!lazy.is_loaded(), "a deploy validates and compiles, but does not keep the app in memory");
-    assert_eq!((registry.len(), registry.loaded()), (1, 0));
+    eventually("the new version to be loaded ahead", || async { lazy.is_loaded().then_some(()) }).await;
+    assert_eq!((registry.len(), registry.loaded()), (1, 1));
+    eventually("the idle app to be unloaded", || async { (!lazy.is_loaded()).then_some(()) }).await;
+    assert_eq!(registry.loaded(), 0);
     let (status, text) = answer(via_path(&server, Method::GET, "lazy", "/", "").await).await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "hello from /\n"));
-    assert!(lazy.is_loaded(), "the first request loaded it");
+    assert!(lazy.is_loaded(), "the request loaded it");
     assert_eq!(registry.loaded(), 1);
 
     eventually("the idle app to be unloaded", || async { (!lazy.is_loaded()).then_some(()) }).await;
@@ -56,10 +59,18 @@ async fn an_app_whose_component_is_gone_answers_503_with_the_reason_in_its_log(d
     // Its own data directory: the component's files are removed below.
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_owned();
-    let server = TestServer::start_with(db.clone(), |config| config.data_dir = data_dir).await;
+    let server = TestServer::start_with(db.clone(), |config| {
+        config.data_dir = data_dir;
+        config.apps_idle_unload_secs = 1;
+    })
+    .await;
     let owner = server.signup("owner@example.com").await;
     let app = new_app(&db, owner.id, "gone").await;
     deployed(&owner, app, component(HELLO_STD)).await;
+    // Loaded ahead after the deploy, then unloaded when idle: the next request must load it.
+    let lazy = serving(&server, "gone");
+    eventually("the new version to be loaded ahead", || async { lazy.is_loaded().then_some(()) }).await;
+    eventually("the idle app to be unloaded", || async { (!lazy.is_loaded()).then_some(()) }).await;
     for dir in ["artifacts", "compiled"] {
         std::fs::remove_dir_all(data.path().join(dir)).unwrap();
     }
