@@ -103,7 +103,7 @@ function ConnectionBadge() {
   );
 }
 
-function RequireLogin({ children }: { children: ReactNode }) {
+export function RequireLogin({ children }: { children: ReactNode }) {
   const { user } = useAuth();
   const location = useLocation();
   if (user === undefined) return <p role="status">Loading…</p>;

@@ -1,9 +1,9 @@
 // Who is signed in, shared by every page. The session lives in the `vibe_session` cookie the server
 // sets; the UI only asks `GET /api/users/me` who that is. When any call answers 401 the session is
-// over: the person is sent to the login page with a message, and back where they were after login.
+// over: the person is sent to the login page with a message (`notice`), and back where they were after
+// login.
 
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { useLocation, useNavigate } from 'react-router-dom';
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { api, onUnauthorized } from './api/client';
 import type { User } from './api/types';
 
@@ -13,14 +13,18 @@ interface AuthState {
   signedIn: (user: User) => void;
   logout: () => Promise<void>;
   refresh: () => Promise<void>;
+  /** Why the person is being asked to log in (logged out, session ended), until they sign in. */
+  notice: string | null;
 }
+
+export const LOGGED_OUT = 'You are logged out.';
+export const SESSION_ENDED = 'Your session has ended. Please log in again.';
 
 const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);
-  const navigate = useNavigate();
-  const location = useLocation();
+  const [notice, setNotice] = useState<string | null>(null);
 
   const refresh = useCallback(async () => {
     try {
@@ -34,30 +38,34 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     void refresh();
   }, [refresh]);
 
+  // Any call answering 401 ends the session; pages that need a login then send the person to /login.
+  const current = useRef(user);
+  current.current = user;
   useEffect(() => {
     onUnauthorized(() => {
-      setUser((current) => {
-        if (current) {
-          const next = encodeURIComponent(location.pathname + location.search);
-          navigate(`/login?expired=1&next=${next}`, { replace: true });
-        }
-        return null;
-      });
+      if (current.current) setNotice(SESSION_ENDED);
+      setUser(null);
     });
     return () => onUnauthorized(null);
-  }, [navigate, location.pathname, location.search]);
+  }, []);
 
   const logout = useCallback(async () => {
     try {
       await api.logout();
     } finally {
       navigator.serviceWorker?.controller?.postMessage('clear-api');
+      // The page the person was on now asks for a login and sends them to /login; the notice says why.
+      setNotice(LOGGED_OUT);
       setUser(null);
-      navigate('/login?loggedout=1', { replace: true });
     }
-  }, [navigate]);
+  }, []);
 
-  const value = useMemo(() => ({ user, signedIn: setUser, logout, refresh }), [user, logout, refresh]);
+  const signedIn = useCallback((signed: User) => {
+    setNotice(null);
+    setUser(signed);
+  }, []);
+
+  const value = useMemo(() => ({ user, signedIn, logout, refresh, notice }), [user, signedIn, logout, refresh, notice]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

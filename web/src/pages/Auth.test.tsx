@@ -124,3 +124,41 @@ describe('magic link', () => {
     expect(server.calls.find((c) => c.path === '/api/auth/magic-link/confirm')?.body).toEqual({ token: 'abc123' });
   });
 });
+
+describe('session expiry', () => {
+  it('sends the person to the login page with a message, and back after logging in', async () => {
+    const { RequireLogin } = await import('../App');
+    const { api } = await import('../api/client');
+    const { useEffect } = await import('react');
+    let expired = false;
+    fakeServer({
+      'GET /api/users/me': () => ({ status: 200, body: ada }),
+      'GET /api/credits': () => (expired ? unauthorized() : { status: 200, body: { balance: 5, ledger: [], next_before: null } }),
+      'POST /api/auth/login': () => ({ status: 200, body: { user: ada, token: 't' } }),
+    });
+    function Credits() {
+      useEffect(() => {
+        void api.credits().catch(() => undefined);
+      }, []);
+      return <p>credits page</p>;
+    }
+    expired = true;
+    render(
+      <MemoryRouter initialEntries={['/credits']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <AuthProvider>
+          <Routes>
+            <Route path="/login" element={<LoginPage />} />
+            <Route path="/credits" element={<RequireLogin><Credits /></RequireLogin>} />
+          </Routes>
+        </AuthProvider>
+      </MemoryRouter>,
+    );
+    expect(await screen.findByText('Your session has ended. Please log in again.')).toBeInTheDocument();
+    expired = false;
+    await userEvent.type(screen.getByLabelText('Email'), 'ada@example.com');
+    await userEvent.type(screen.getByLabelText('Password'), 'correct horse');
+    await userEvent.click(screen.getByRole('button', { name: 'Log in' }));
+    expect(await screen.findByText('credits page')).toBeInTheDocument();
+    expect(screen.queryByText(/session has ended/)).not.toBeInTheDocument();
+  });
+});

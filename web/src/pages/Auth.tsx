@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { ApiError, api } from '../api/client';
-import { useAuth } from '../auth';
+import { SESSION_ENDED, useAuth } from '../auth';
 import { Field, FormError } from '../components/Field';
 
 function messageOf(error: unknown): string {
@@ -19,10 +19,11 @@ function useNext(): string {
 }
 
 export function LoginPage() {
-  const { signedIn } = useAuth();
+  const { signedIn, notice } = useAuth();
   const navigate = useNavigate();
   const next = useNext();
   const [params] = useSearchParams();
+  const reason = notice ?? (params.get('expired') ? SESSION_ENDED : null);
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -50,14 +51,9 @@ export function LoginPage() {
       <h1 ref={heading} tabIndex={-1}>
         Log in
       </h1>
-      {params.get('expired') && (
+      {reason && (
         <p className="notice" role="status">
-          Your session has ended. Please log in again.
-        </p>
-      )}
-      {params.get('loggedout') && (
-        <p className="notice" role="status">
-          You are logged out.
+          {reason}
         </p>
       )}
       <form onSubmit={submit} noValidate>

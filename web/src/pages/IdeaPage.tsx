@@ -104,7 +104,7 @@ export function IdeaPage() {
         <>
           {conversation}
           <details className="panel">
-            <summary>People</summary>
+            <summary>Share this idea</summary>
             <Collaborators ideaId={idea.id} role={idea.role} />
           </details>
         </>
