@@ -10,7 +10,7 @@
 // The journey after the spec (confirm it, watch the build, open the live app and add a record) joins
 // the list as steps of the same shape once the build pipeline serves `POST /api/ideas/{id}/build`.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -121,12 +121,12 @@ const steps = [
       await expectVisible(page.getByLabel('Your message'), 'the conversation on a phone');
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 0) throw new Error(`the page is ${overflow}px wider than a phone's screen`);
-      await page.setViewportSize({ width: 1280, height: 800 });
     },
   },
   {
     name: 'offline-browsing',
     run: async ({ page, ctx, context }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
       await page.goto(`${ctx.base}/`);
       await page.evaluate(() => navigator.serviceWorker.ready);
       // Once the service worker controls the page, what it loads is kept for offline use.
@@ -155,9 +155,26 @@ const steps = [
         throw new Error('a viewer is offered to delete the idea');
     },
   },
+  {
+    name: 'operator-console',
+    as: 'operator',
+    run: async ({ page, ctx }) => {
+      ctx.server.vibe(['user', 'create', '--email', ctx.operator, '--name', 'Grace', '--operator'], {
+        VIBE_USER_PASSWORD: PASSWORD,
+      });
+      await page.goto(`${ctx.base}/login`);
+      await page.getByLabel('Email').fill(ctx.operator);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('link', { name: 'Operator console' }).click();
+      await expectVisible(page.getByRole('heading', { name: 'Plugins' }), 'the plugins of the console');
+      await expectVisible(page.getByRole('heading', { name: 'Routing' }), 'the routing of the console');
+    },
+  },
 ];
 
 async function main() {
+  rmSync(shots, { recursive: true, force: true });
   mkdirSync(shots, { recursive: true });
   const server = await startVibe({ repo, webDir: join(web, 'dist') });
   const browser = await chromium.launch({
@@ -169,6 +186,8 @@ async function main() {
     base: server.base,
     owner: `ada-${stamp}@example.com`,
     viewer: `bob-${stamp}@example.com`,
+    operator: `grace-${stamp}@example.com`,
+    server,
     ideaName: 'Bike repair bookings',
   };
   const people = {};

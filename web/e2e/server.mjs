@@ -1,7 +1,7 @@
 // Starts a real `vibe serve` for the end-to-end journey: a fresh PostgreSQL database on
 // 127.0.0.1:5432 (dropped afterwards), a temporary data directory, this UI's build as VIBE_WEB_DIR.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,12 +41,15 @@ export async function startVibe({ repo, webDir }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'vibe-e2e-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    VIBE_DATABASE_URL: databaseUrl.toString(),
+    VIBE_DATA_DIR: dataDir,
+  };
   const child = spawn(vibeBinary(repo), ['serve'], {
     cwd: repo,
     env: {
-      ...process.env,
-      VIBE_DATABASE_URL: databaseUrl.toString(),
-      VIBE_DATA_DIR: dataDir,
+      ...env,
       VIBE_WEB_DIR: resolve(webDir),
       VIBE_LISTEN: `127.0.0.1:${port}`,
       VIBE_AUTH_RATE_PER_MINUTE: '100',
@@ -84,5 +87,10 @@ export async function startVibe({ repo, webDir }) {
     await cleanup.end();
   }
 
-  return { base, stop };
+  /** Runs another `vibe` command on the same database (e.g. `user create --operator`). */
+  function vibe(args, extraEnv = {}) {
+    return execFileSync(vibeBinary(repo), args, { cwd: repo, env: { ...env, ...extraEnv }, encoding: 'utf8' });
+  }
+
+  return { base, stop, vibe };
 }

@@ -61,7 +61,9 @@ function Plugins() {
       {plugins === null ? (
         <p role="status">Loading…</p>
       ) : plugins.length === 0 ? (
-        <p>No plugin is published yet (see `vibe plugin publish`).</p>
+        <p>
+          No plugin is published yet (see <code>vibe plugin publish</code>).
+        </p>
       ) : (
         <ul className="plugins">
           {plugins.map((p) => (
@@ -117,7 +119,13 @@ function Routing() {
     <section aria-labelledby="routing-title">
       <h2 id="routing-title">Routing</h2>
       <FormError message={error} />
-      {types === null ? <p role="status">Loading…</p> : types.map((t) => <AgentRouting key={t.agent_type} type={t.agent_type} />)}
+      {types === null ? (
+        <p role="status">Loading…</p>
+      ) : types.length === 0 ? (
+        <p>No agent type has versions to route yet.</p>
+      ) : (
+        types.map((t) => <AgentRouting key={t.agent_type} type={t.agent_type} />)
+      )}
     </section>
   );
 }
