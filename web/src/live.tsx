@@ -11,7 +11,7 @@ interface Live {
   subscribe: (listener: Listener) => () => void;
 }
 
-const LiveContext = createContext<Live>({ state: 'closed', subscribe: () => () => undefined });
+export const LiveContext = createContext<Live>({ state: 'closed', subscribe: () => () => undefined });
 
 export function LiveProvider({ children, onLoggedOut }: { children: ReactNode; onLoggedOut: () => void }) {
   const [state, setState] = useState<ConnectionState>('connecting');
