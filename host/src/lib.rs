@@ -19,6 +19,7 @@ pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod users;
+pub mod web;
 
 pub use api::app;
 pub use state::AppState;

@@ -20,3 +20,4 @@ mod plugins;
 mod routing;
 mod sessions;
 mod support;
+mod web;
