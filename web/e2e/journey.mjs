@@ -124,6 +124,25 @@ const steps = [
     },
   },
   {
+    // The phase is set through `PATCH /api/ideas/{id}` (as the agents' hand-offs will set it): the page
+    // turns into the dashboard with the conversation beside the spec, the build and the app.
+    name: 'dashboard',
+    run: async ({ page, ctx }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      const ideaId = ctx.ideaUrl.split('/').pop();
+      const status = await page.evaluate(
+        (id) => fetch(`/api/ideas/${id}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'live' }) }).then((r) => r.status),
+        ideaId,
+      );
+      if (status !== 200) throw new Error(`moving the idea on answered ${status}`);
+      await page.goto(ctx.ideaUrl);
+      for (const heading of ['Conversation', 'Spec', 'Build', 'App', 'People']) {
+        await expectVisible(page.getByRole('heading', { name: heading, exact: true }), `the ${heading} panel`);
+      }
+      await expectVisible(page.getByLabel('Your message'), 'the message box beside the spec');
+    },
+  },
+  {
     name: 'offline-browsing',
     run: async ({ page, ctx, context }) => {
       await page.setViewportSize({ width: 1280, height: 800 });
