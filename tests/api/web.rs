@@ -59,13 +59,22 @@ async fn api_and_apps_paths_stay_json_404s(db: PgPool) {
     let web_dir = dist.path().to_owned();
     let server = TestServer::start_with(db, |c| c.web_dir = web_dir).await;
 
-    for path in ["/api/nope", "/api", "/apps/no-such-app/"] {
+    for path in ["/api/nope", "/api", "/apps"] {
         let response = server.anon(Method::GET, path).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         assert!(header(&response, "content-type").starts_with("application/json"), "{path}");
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "not_found", "{path}");
     }
+    // The apps' routes keep precedence: an unknown app is their 404 page, never the UI.
+    let response = server.anon(Method::GET, "/apps/no-such-app/").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("No such app") && !text.contains(INDEX), "{text}");
+    let response =
+        server.anon(Method::GET, "/").header("Host", "no-such-app.apps.localhost").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.unwrap().contains("No such app"));
     // The API itself is untouched.
     let response = server.anon(Method::GET, "/api/users/me").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
