@@ -231,6 +231,9 @@ pub struct ServeConfig {
     /// from `--data-dir`.
     #[arg(skip)]
     pub data_dir: PathBuf,
+    /// The built web UI (`web/dist` of the repository, made by `npm run build` in `web/`), served at `/`.
+    #[arg(long, env = "VIBE_WEB_DIR", default_value = "web/dist")]
+    pub web_dir: PathBuf,
 }
 
 impl ServeConfig {
@@ -262,6 +265,7 @@ impl ServeConfig {
             llm: Box::default(),
             // Components are content-addressed, so test servers can share one directory safely.
             data_dir: std::env::temp_dir().join("vibe-test-data"),
+            web_dir: PathBuf::from("web/dist"),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod spec;
 pub mod state;
 pub mod telemetry;
 pub mod users;
+pub mod web;
 
 pub use api::app;
 pub use state::AppState;

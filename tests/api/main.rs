@@ -23,3 +23,4 @@ mod routing;
 mod sessions;
 mod specs;
 mod support;
+mod web;

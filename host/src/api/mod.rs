@@ -87,7 +87,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .merge(ops::routes())
         .merge(crate::apps::routing::routes())
-        .fallback(|| async { ApiError::NotFound })
+        // The web UI takes what no route did; `/api` and `/apps` paths stay JSON 404s.
+        .fallback(crate::web::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Requests for `{slug}.{apps domain}` go to the app before any platform route is considered.

@@ -1,0 +1,225 @@
+// The API's shapes, as host/src/api/*.rs serialises them (see /api/openapi.json). Kept in one place so a
+// change on the server is one change here.
+
+export type Role = 'user' | 'operator';
+export type IdeaRole = 'owner' | 'collaborator' | 'viewer';
+export type Phase = 'ideation' | 'specification' | 'building' | 'live';
+export type Visibility = 'private' | 'collaborators' | 'public';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  profile: unknown;
+  role: Role;
+  credits_balance: number;
+  subscription_tier: string;
+  created_at: string;
+}
+
+export interface SignedIn {
+  user: User;
+  token: string;
+}
+
+export interface Idea {
+  id: string;
+  owner_id: string;
+  name: string;
+  summary: string;
+  status: Phase;
+  visibility: Visibility;
+  role: IdeaRole;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Collaborator {
+  email: string;
+  user_id: string | null;
+  name: string | null;
+  role: IdeaRole;
+  invited_by: string | null;
+  invited_at: string;
+}
+
+export interface Invited {
+  collaborator: Collaborator;
+  mail_sent: boolean;
+}
+
+export interface Session {
+  id: string;
+  idea_id: string;
+  user_id: string;
+  agent_type: string;
+  agent_version: string | null;
+  status: string;
+  credits_consumed: number;
+  started_at: string;
+  ended_at: string | null;
+}
+
+export interface Message {
+  id: number;
+  session_id: string;
+  role: string;
+  author_id: string | null;
+  agent_type: string | null;
+  agent_version: string | null;
+  content: string;
+  created_at: string;
+}
+
+/** `GET /api/sessions/{id}`; `phase`, `guided` and `pending_turns` come with the orchestrator. */
+export interface SessionWithTranscript extends Session {
+  messages: Message[];
+  phase?: Phase;
+  guided?: boolean;
+  pending_turns?: number;
+}
+
+export interface SpecView {
+  idea_id: string;
+  version: number;
+  spec: unknown;
+  confirmed: boolean;
+}
+
+export interface LedgerEntry {
+  id: number;
+  kind: string;
+  amount: number;
+  balance_after: number;
+  reason: string;
+  reference_type: string | null;
+  reference_id: string | null;
+  created_at: string;
+}
+
+export interface Credits {
+  balance: number;
+  ledger: LedgerEntry[];
+  next_before: number | null;
+}
+
+export interface App {
+  id: string;
+  idea_id: string | null;
+  owner_id: string;
+  slug: string;
+  name: string;
+  status: string;
+  url: string;
+  live_version_id: string | null;
+  role: IdeaRole;
+  created_at: string;
+  deployed_at: string | null;
+}
+
+export interface AppVersion {
+  id: string;
+  app_id: string;
+  number: number;
+  component_digest: string;
+  migrations: string[];
+  config_names: string[];
+  live: boolean;
+  created_at: string;
+}
+
+export interface LogLine {
+  id: number;
+  request_id: string;
+  source: string;
+  level: string;
+  message: string;
+  at: string;
+}
+
+export interface AppMetrics {
+  window_hours: number;
+  requests: number;
+  errors: number;
+  limit_hits: number;
+  cpu_ms: number;
+  page_views: number;
+  [field: string]: unknown;
+}
+
+export interface Plugin {
+  name: string;
+  publisher: string;
+  latest_version: string;
+  versions: number;
+  created_at: string;
+}
+
+export interface PluginVersion {
+  plugin: string;
+  version: string;
+  version_ref: string;
+  digest: string;
+  agent_types: string[];
+  capabilities: unknown[];
+  description: string;
+  publisher: string;
+  approval: string;
+  approval_reasons: string[];
+  deprecated: boolean;
+  published_at: string;
+}
+
+export interface AgentTypeSummary {
+  agent_type: string;
+  status: string;
+  routing_revision: number | null;
+  versions: number;
+}
+
+export interface TrackRecord {
+  version: string;
+  calls: number;
+  ok: number;
+  errors: number;
+  error_rate: number;
+  latency_p50_us: number | null;
+  latency_p99_us: number | null;
+  fuel_mean: number | null;
+  credits_total: number;
+}
+
+export interface VersionStanding {
+  version: string;
+  digest: string | null;
+  status: string;
+  approval: string;
+  weight: number;
+  track: TrackRecord | null;
+}
+
+export interface RoutingView {
+  agent_type: string;
+  revision: number | null;
+  weights: Record<string, number>;
+  kind: string | null;
+  rolls_back_to: number | null;
+}
+
+export interface AgentTypeView {
+  agent_type: string;
+  status: string;
+  description: string;
+  routing: RoutingView;
+  versions: VersionStanding[];
+}
+
+/** One frame of `/api/ws` (host/src/events/mod.rs). */
+export interface StoredEvent {
+  id: number;
+  type: string;
+  idea_id?: string | null;
+  app_id?: string | null;
+  data: Record<string, unknown>;
+  at: string;
+}

@@ -1,0 +1,124 @@
+// One idea. While it is in ideation it is a full-screen conversation; from specification on it becomes a
+// dashboard: the conversation beside the spec, the build's progress, the live app, the people.
+//
+// The conversation is the idea's agent session. The API has no list of an idea's sessions yet, so the
+// session this browser started is remembered per idea (localStorage); a member opening the idea
+// elsewhere starts one of their own.
+
+import { useCallback, useEffect, useState } from 'react';
+import { useParams } from 'react-router-dom';
+import { ApiError, api } from '../api/client';
+import type { Idea, Phase, SessionWithTranscript } from '../api/types';
+import { useLive } from '../live';
+import { AppPanel } from '../components/AppPanel';
+import { BuildProgress } from '../components/BuildProgress';
+import { Collaborators } from '../components/Collaborators';
+import { Conversation } from '../components/Conversation';
+import { SpecPanel } from '../components/SpecPanel';
+
+const AGENT_FOR_PHASE: Record<Phase, string> = {
+  ideation: 'ideation',
+  specification: 'spec',
+  building: 'build',
+  live: 'support',
+};
+
+const sessionKey = (ideaId: string) => `vibe.session.${ideaId}`;
+
+export function IdeaPage() {
+  const { id = '' } = useParams();
+  const { subscribe } = useLive();
+  const [idea, setIdea] = useState<Idea | null>(null);
+  const [phase, setPhase] = useState<Phase>('ideation');
+  const [sessionId, setSessionId] = useState<string | null>(null);
+  const [cost, setCost] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let cancelled = false;
+    (async () => {
+      try {
+        const loaded = await api.idea(id);
+        if (cancelled) return;
+        setIdea(loaded);
+        setPhase(loaded.status);
+        document.title = `${loaded.name} · Vibe`;
+        const remembered = localStorage.getItem(sessionKey(id));
+        if (remembered) setSessionId(remembered);
+        else if (loaded.role !== 'viewer') {
+          const session = await api.startSession(id, AGENT_FOR_PHASE[loaded.status]);
+          localStorage.setItem(sessionKey(id), session.id);
+          if (!cancelled) setSessionId(session.id);
+        }
+      } catch (failure) {
+        if (!cancelled) setError(failure instanceof ApiError ? failure.message : 'Could not open this idea.');
+      }
+    })();
+    return () => {
+      cancelled = true;
+      document.title = 'Vibe';
+    };
+  }, [id]);
+
+  // Events carry the idea's phase: the page follows it as it moves on.
+  useEffect(
+    () =>
+      subscribe((event) => {
+        const next = event.data.phase;
+        if (event.idea_id === id && typeof next === 'string' && next in AGENT_FOR_PHASE) setPhase(next as Phase);
+      }),
+    [subscribe, id],
+  );
+
+  const onSession = useCallback((session: SessionWithTranscript) => {
+    if (session.phase) setPhase(session.phase);
+    setCost(session.credits_consumed);
+  }, []);
+
+  if (error)
+    return (
+      <section className="page narrow">
+        <h1>Idea</h1>
+        <p role="alert">{error}</p>
+      </section>
+    );
+  if (!idea) return <p role="status">Loading…</p>;
+
+  const canWrite = idea.role !== 'viewer';
+  const conversation = sessionId ? (
+    <Conversation sessionId={sessionId} canWrite={canWrite} subscribe={subscribe} onSession={onSession} />
+  ) : (
+    <p>No conversation to show yet.</p>
+  );
+
+  return (
+    <div className={phase === 'ideation' ? 'idea idea-chat' : 'idea idea-dashboard'}>
+      <div className="idea-head">
+        <h1>{idea.name}</h1>
+        <p className="hint">
+          Phase: <strong>{phase}</strong> · your role: {idea.role}
+          {cost !== null && <> · this conversation cost {cost} credits</>}
+        </p>
+      </div>
+      {phase === 'ideation' ? (
+        <>
+          {conversation}
+          <details className="panel">
+            <summary>Share this idea</summary>
+            <Collaborators ideaId={idea.id} role={idea.role} />
+          </details>
+        </>
+      ) : (
+        <div className="dashboard">
+          <div className="dashboard-main">{conversation}</div>
+          <div className="dashboard-side">
+            <SpecPanel ideaId={idea.id} role={idea.role} subscribe={subscribe} />
+            <BuildProgress ideaId={idea.id} subscribe={subscribe} />
+            {phase === 'live' && <AppPanel ideaId={idea.id} subscribe={subscribe} />}
+            <Collaborators ideaId={idea.id} role={idea.role} />
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,29 @@
+// A fake `fetch` for component tests: answers by method and path, records the calls.
+import { vi } from 'vitest';
+
+export type Route = (body: unknown) => { status: number; body?: unknown };
+
+export function fakeServer(routes: Record<string, Route>) {
+  const calls: { method: string; path: string; body: unknown }[] = [];
+  const fetch = vi.fn(async (path: string, init?: RequestInit) => {
+    const method = init?.method ?? 'GET';
+    const body = init?.body ? JSON.parse(init.body as string) : undefined;
+    calls.push({ method, path, body });
+    const route = routes[`${method} ${path}`];
+    const answer = route ? route(body) : { status: 404, body: { error: { code: 'not_found', message: 'not found' } } };
+    return new Response(answer.body === undefined ? null : JSON.stringify(answer.body), { status: answer.status });
+  });
+  vi.stubGlobal('fetch', fetch);
+  return { calls, fetch };
+}
+
+export const ada = {
+  id: 'u1',
+  email: 'ada@example.com',
+  name: 'Ada',
+  profile: {},
+  role: 'user' as const,
+  credits_balance: 100,
+  subscription_tier: 'free',
+  created_at: '2026-11-27T00:00:00Z',
+};
