@@ -219,6 +219,13 @@ pub struct ServeConfig {
     /// Login and magic-link attempts allowed per minute, per account and per client address.
     #[arg(long, env = "VIBE_AUTH_RATE_PER_MINUTE", default_value_t = 10)]
     pub auth_rate_per_minute: u32,
+    /// Durable jobs (agent turns) this process runs at once; 0 makes it serve the API only.
+    #[arg(long, env = "VIBE_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
+    /// How long a job's lease lasts, in seconds, before another process may take the job over; the
+    /// running process renews it every third of that.
+    #[arg(long, env = "VIBE_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_lease_secs: u64,
     /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
     /// from `--data-dir`.
     #[arg(skip)]
@@ -250,6 +257,8 @@ impl ServeConfig {
             signup_credits: 100,
             session_hours: 24 * 14,
             auth_rate_per_minute: 10,
+            job_workers: 2,
+            job_lease_secs: 30,
             // Components are content-addressed, so test servers can share one directory safely.
             data_dir: std::env::temp_dir().join("vibe-test-data"),
         }

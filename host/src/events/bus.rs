@@ -126,20 +126,8 @@ impl EventBus {
 
     /// Stores `event` and announces it to every process.
     pub async fn publish(&self, event: Event) -> anyhow::Result<i64> {
-        let (id,): (i64,) = sqlx::query_as(
-            "WITH stored AS (INSERT INTO events (kind, idea_id, app_id, user_id, data) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id) \
-             SELECT id FROM stored, pg_notify($6, (SELECT id FROM stored)::text)",
-        )
-        .bind(event.kind.as_str())
-        .bind(event.idea_id)
-        .bind(event.app_id)
-        .bind(event.user_id)
-        .bind(&event.data)
-        .bind(CHANNEL)
-        .fetch_one(&self.db)
-        .await?;
-        Ok(id)
+        let mut conn = self.db.acquire().await?;
+        Ok(publish_in(&mut conn, &event).await?)
     }
 
     /// Every event published anywhere in the cluster from now on, with its audience.
@@ -159,6 +147,26 @@ impl EventBus {
         // Each connection holds a receiver until it has sent its close frame.
         let _ = tokio::time::timeout(grace, self.closing.closed()).await;
     }
+}
+
+/// Stores `event` on `conn` and announces it to every process when the caller's transaction commits
+/// (at once outside one): an event written with the change it reports is never sent for a change that
+/// rolled back.
+pub async fn publish_in(conn: &mut sqlx::PgConnection, event: &Event) -> sqlx::Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "WITH stored AS (INSERT INTO events (kind, idea_id, app_id, user_id, data) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id) \
+         SELECT id FROM stored, pg_notify($6, (SELECT id FROM stored)::text)",
+    )
+    .bind(event.kind.as_str())
+    .bind(event.idea_id)
+    .bind(event.app_id)
+    .bind(event.user_id)
+    .bind(&event.data)
+    .bind(CHANNEL)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
 }
 
 async fn listen(db: &PgPool) -> sqlx::Result<PgListener> {

@@ -42,5 +42,5 @@ mod stream;
 pub mod visibility;
 pub mod ws;
 
-pub use bus::{Event, EventBus, EventKind, LiveEvent, StoredEvent};
+pub use bus::{Event, EventBus, EventKind, LiveEvent, StoredEvent, publish_in};
 pub use visibility::Audience;

@@ -1,10 +1,10 @@
 //! `vibe:agent/pipeline`: the idea's pipeline artifacts, versioned, in `pipeline_artifacts`.
 //! Reading needs `pipeline-read`, writing `pipeline-write`. The store functions are public: the
 //! dispatcher uses them to hand a turn the artifacts it asked for and to write a successful
-//! turn's output artifacts.
+//! turn's output artifacts ([`write_in`], inside the transaction that posts its replies).
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{CallShared, CapError};
@@ -115,11 +115,28 @@ pub async fn write(
     written_by: Option<&str>,
     session_id: Option<Uuid>,
 ) -> Result<u32, CapError> {
+    let mut conn = db.acquire().await.map_err(|error| CapError::database("pipeline", &error))?;
+    write_in(&mut conn, idea_id, artifact, expected_version, written_by, session_id).await
+}
+
+/// [`write`] on `conn`, inside the caller's transaction when it is in one (the orchestrator writes a
+/// turn's artifacts together with its replies); each try runs in a savepoint, so a lost race for the
+/// next version is retried without aborting the caller's transaction.
+pub async fn write_in(
+    conn: &mut PgConnection,
+    idea_id: Uuid,
+    artifact: &ArtifactWrite,
+    expected_version: Option<u32>,
+    written_by: Option<&str>,
+    session_id: Option<Uuid>,
+) -> Result<u32, CapError> {
     check(artifact)?;
     let expected = expected_version.map(i64::from);
+    let database = |error: sqlx::Error| CapError::database("pipeline", &error);
     // Two writers may race for the same next version; the loser retries (or, when it expected a
     // version, has lost it).
     for _ in 0..5 {
+        let mut attempt = conn.begin().await.map_err(database)?;
         let written: Result<Option<i32>, sqlx::Error> = sqlx::query_scalar(
             "INSERT INTO pipeline_artifacts (idea_id, name, version, content_type, content, written_by, session_id) \
              SELECT $1, $2, COALESCE(max(version), 0) + 1, $3, $4, $5, $6 FROM pipeline_artifacts \
@@ -134,8 +151,13 @@ pub async fn write(
         .bind(written_by)
         .bind(session_id)
         .bind(expected)
-        .fetch_optional(db)
+        .fetch_optional(&mut *attempt)
         .await;
+        if written.is_err() {
+            attempt.rollback().await.map_err(database)?;
+        } else {
+            attempt.commit().await.map_err(database)?;
+        }
         match written {
             Ok(Some(version)) => return Ok(u32::try_from(version).unwrap_or(0)),
             Ok(None) => {
@@ -157,7 +179,7 @@ pub async fn write(
             Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
                 return Err(CapError::Invalid("the idea or the session no longer exists".to_owned()));
             }
-            Err(error) => return Err(CapError::database("pipeline", &error)),
+            Err(error) => return Err(database(error)),
         }
     }
     Err(CapError::Conflict(format!("artifact `{}` is being written by others; try again", artifact.name)))
