@@ -332,15 +332,14 @@ impl AgentTurns {
                 json!({ "session_id": scene.session_id, "message": message, "hand_off": hand_off.to_stage });
             publish_in(tx, &self.event(EventKind::AgentMessage, scene, phase_now, data)).await?;
         }
-        let mut preferences = memory::stated_in(&scene.content);
         let source = format!("message:{}", scene.message_id);
-        memory::remember(tx, scene.person, scene.idea_id, &source, &preferences).await?;
-        preferences.clear();
+        let stated = memory::stated_in(&scene.content);
+        memory::remember(tx, scene.person, scene.idea_id, &source, &stated).await?;
         if let Some(artifact) = output.artifacts.iter().rev().find(|a| a.name == memory::PREFERENCES_ARTIFACT)
         {
-            preferences = memory::from_artifact(&artifact.content);
             let source = format!("artifact:{}", memory::PREFERENCES_ARTIFACT);
-            memory::remember(tx, scene.person, scene.idea_id, &source, &preferences).await?;
+            let written = memory::from_artifact(&artifact.content);
+            memory::remember(tx, scene.person, scene.idea_id, &source, &written).await?;
         }
         context::refresh_facts(tx, scene.idea_id).await?;
         Ok(())
