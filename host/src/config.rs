@@ -227,6 +227,13 @@ pub struct ServeConfig {
     /// `VIBE_LLM_*`). No provider: guided mode.
     #[command(flatten)]
     pub llm: Box<crate::llm::config::LlmConfig>,
+    /// Durable jobs (agent turns) this process runs at once; 0 makes it serve the API only.
+    #[arg(long, env = "VIBE_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
+    /// How long a job's lease lasts, in seconds, before another process may take the job over; the
+    /// running process renews it every third of that.
+    #[arg(long, env = "VIBE_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_lease_secs: u64,
     /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
     /// from `--data-dir`.
     #[arg(skip)]
@@ -263,6 +270,8 @@ impl ServeConfig {
             session_hours: 24 * 14,
             auth_rate_per_minute: 10,
             llm: Box::default(),
+            job_workers: 2,
+            job_lease_secs: 30,
             // Components are content-addressed, so test servers can share one directory safely.
             data_dir: std::env::temp_dir().join("vibe-test-data"),
             web_dir: PathBuf::from("web/dist"),

@@ -1,4 +1,5 @@
-//! `vibe serve`: open the database, migrate, build the state and serve until SIGINT or SIGTERM.
+//! `vibe serve`: open the database, migrate, build the state, start the job workers and serve until
+//! SIGINT or SIGTERM.
 
 use std::future::IntoFuture;
 
@@ -7,8 +8,9 @@ use tokio::net::TcpListener;
 
 use crate::config::{BaseConfig, ServeConfig};
 use crate::db::{self, Database};
+use crate::jobs::{WorkerConfig, Workers};
 use crate::state::AppState;
-use crate::{api, ops, secrets};
+use crate::{api, conversation, ops, secrets};
 
 /// Length of the token signing key, in bytes.
 const TOKEN_KEY_BYTES: usize = 64;
@@ -35,6 +37,7 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     if let Err(error) = crate::agents::builtin::install(&state).await {
         tracing::error!(error = format!("{error:#}"), "cannot install the built-in agents");
     }
+    let workers = start_workers(&state).await?;
     tracing::info!(address = %listener.local_addr()?, embedded_db = database.embedded.is_some(), "vibe is serving");
 
     let events = state.events.clone();
@@ -67,9 +70,30 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     }
 
     tracing::info!("shutting down");
+    // Running jobs finish (or go back to the queue) while the database is still there.
+    if let Some(workers) = workers {
+        workers.shutdown().await;
+    }
     // Analytics and log rows still queued are written before the pool closes.
     state_apps.flush().await;
     database.close().await
+}
+
+/// Starts this process's job workers (agent turns), unless configured to run none.
+async fn start_workers(state: &AppState) -> anyhow::Result<Option<Workers>> {
+    let config = &state.config;
+    if config.job_workers == 0 {
+        return Ok(None);
+    }
+    let worker_config = WorkerConfig {
+        concurrency: config.job_workers,
+        lease: std::time::Duration::from_secs(config.job_lease_secs),
+        ..WorkerConfig::default()
+    };
+    let workers = Workers::start(state.db.clone(), conversation::handlers(state), worker_config)
+        .await
+        .context("starting the job workers")?;
+    Ok(Some(workers))
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,7 +1,7 @@
 //! The live-events WebSocket: handshake checks, who receives what (live and replayed), catch-up without
 //! gaps or duplicates, lagging subscribers, keepalive; `cluster` runs two real `vibe` processes.
 
-mod cluster;
+pub(crate) mod cluster;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -18,6 +18,7 @@ mod mail;
 mod me;
 mod openapi;
 mod ops;
+mod orchestrator;
 mod plugins;
 mod routing;
 mod sessions;

@@ -1,9 +1,11 @@
 //! Agent sessions: a conversation between an idea's members and one agent, and its transcript.
 //!
-//! `POST /api/sessions` starts one, `POST /api/sessions/{id}/message` appends a person's message and
-//! announces it on the event bus (`agent:message`) for the agent to answer, `GET /api/sessions/{id}` shows
-//! the session with its transcript. Access goes through the session's idea: members with write access talk,
-//! viewers read, strangers get 404.
+//! `POST /api/sessions` starts one, `POST /api/sessions/{id}/message` appends a person's message,
+//! announces it on the event bus (`agent:message`) and enqueues the agent's turn (an `agent_turn` job,
+//! see `conversation`), all in one transaction, and returns at once: the answer arrives as events and
+//! in the transcript. `GET /api/sessions/{id}` shows the session with its transcript, the idea's phase
+//! and whether guided mode is on. Access goes through the session's idea: members with write access
+//! talk, viewers read, strangers get 404.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,8 +18,10 @@ use uuid::Uuid;
 use super::access::{Need, require_idea, require_session};
 use super::ideas::{parse_choice, reject_nul};
 use crate::auth::AuthUser;
+use crate::conversation::turn;
 use crate::error::{ApiError, ApiResult, ErrorBody, Json, Path};
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventKind, publish_in};
+use crate::jobs::enqueue_in;
 use crate::state::AppState;
 
 /// Largest message a person may send, in bytes of UTF-8.
@@ -77,7 +81,7 @@ pub struct Message {
     pub created_at: OffsetDateTime,
 }
 
-const MESSAGE_COLUMNS: &str =
+pub(crate) const MESSAGE_COLUMNS: &str =
     "id, session_id, role, author_id, agent_type, agent_version, content, created_at";
 
 /// A session with its whole transcript, oldest message first.
@@ -85,6 +89,13 @@ const MESSAGE_COLUMNS: &str =
 pub struct SessionWithTranscript {
     #[serde(flatten)]
     pub session: Session,
+    /// The idea's phase: `ideation`, `specification`, `building` or `live` (it decides which agent
+    /// answers the next message).
+    pub phase: String,
+    /// Whether agents run in guided mode (no LLM provider configured: a structured interview).
+    pub guided: bool,
+    /// Messages the agent has not answered yet (turns queued or running).
+    pub pending_turns: i64,
     pub messages: Vec<Message>,
 }
 
@@ -184,8 +195,21 @@ async fn get_session(
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
+    let phase: String = sqlx::query_scalar("SELECT status FROM ideas WHERE id = $1")
+        .bind(session.idea_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let pending_turns: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = $1 AND status IN ('queued', 'running') \
+         AND payload->>'session_id' = $2",
+    )
+    .bind(turn::KIND)
+    .bind(id.to_string())
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(Json(SessionWithTranscript { session, messages }))
+    let guided = !state.llm.configured();
+    Ok(Json(SessionWithTranscript { session, phase, guided, pending_turns, messages }))
 }
 
 /// Appends a person's message to a session (owners and collaborators) and announces it to the agents.
@@ -195,12 +219,14 @@ async fn get_session(
     params(("id" = Uuid, Path, description = "The session's id")),
     request_body = NewMessage,
     responses(
-        (status = 201, description = "The stored message", body = Message),
+        (status = 201, description = "The stored message; the agent's turn is queued and its answer \
+            arrives as `agent:message` events and in the transcript", body = Message),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Viewers cannot send messages", body = ErrorBody),
         (status = 404, description = "No such session, or not visible to the caller", body = ErrorBody),
         (status = 409, description = "The session has ended", body = ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = ErrorBody),
         (status = 422, description = "Empty or longer than 32 KiB", body = ErrorBody),
     )
 )]
@@ -218,6 +244,7 @@ async fn send_message(
         return Err(ApiError::validation("content", format!("at most {MAX_MESSAGE_BYTES} bytes")));
     }
     reject_nul("content", &body.content)?;
+    let mut tx = state.db.begin().await?;
     // Inserting only while the session is active makes the check and the append one step.
     let message = sqlx::query_as::<_, Message>(&format!(
         "INSERT INTO agent_messages (session_id, role, author_id, content) \
@@ -227,20 +254,24 @@ async fn send_message(
     .bind(id)
     .bind(user.id)
     .bind(&body.content)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::Conflict("this session has ended; start a new one".into()))?;
-
+    let phase: String =
+        sqlx::query_scalar("SELECT status FROM ideas WHERE id = $1").bind(idea).fetch_one(&mut *tx).await?;
     let event = Event {
         kind: EventKind::AgentMessage,
         idea_id: Some(idea),
         app_id: None,
         user_id: None,
-        data: serde_json::json!({ "session_id": id, "message": message }),
+        data: serde_json::json!({
+            "session_id": id, "message": message, "phase": phase, "guided": !state.llm.configured(),
+        }),
     };
-    // The message is stored either way; an agent catching up reads the transcript, not the event.
-    if let Err(err) = state.events.publish(event).await {
-        tracing::error!(error = ?err, session = %id, "publishing agent:message failed");
-    }
+    // The message, its announcement and the agent's turn commit together: the turn's own events
+    // always follow the message's, and a message is never left without a turn to answer it.
+    publish_in(&mut tx, &event).await?;
+    enqueue_in(&mut tx, &turn::job(id, message.id)).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(message)))
 }

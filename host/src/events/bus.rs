@@ -170,6 +170,11 @@ pub async fn publish_with<'e>(executor: impl sqlx::PgExecutor<'e>, event: &Event
     .await
 }
 
+/// [`publish_with`] on a connection the caller holds (in its transaction or not).
+pub async fn publish_in(conn: &mut sqlx::PgConnection, event: &Event) -> sqlx::Result<i64> {
+    publish_with(conn, event).await
+}
+
 async fn listen(db: &PgPool) -> sqlx::Result<PgListener> {
     let mut listener = PgListener::connect_with(db).await?;
     listener.listen(CHANNEL).await?;

@@ -44,5 +44,5 @@ mod stream;
 pub mod visibility;
 pub mod ws;
 
-pub use bus::{Event, EventBus, EventKind, LiveEvent, StoredEvent};
+pub use bus::{Event, EventBus, EventKind, LiveEvent, StoredEvent, publish_in, publish_with};
 pub use visibility::Audience;

@@ -2,7 +2,7 @@
 //! through one process reaches the right clients of both, and a process that stops closes its sockets
 //! properly.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
@@ -23,9 +23,9 @@ use uuid::Uuid;
 use super::{Ws, next_event, try_connect};
 
 /// A `vibe serve` child process, killed when dropped (a failing test must not leave it running).
-struct Vibe {
+pub(crate) struct Vibe {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     dir: TempDir,
 }
 
@@ -40,19 +40,33 @@ impl Vibe {
     /// Starts `vibe serve` on `database_url` with its own data directory holding the cluster's token key.
     async fn start(database_url: &str, token_key: &[u8]) -> Vibe {
         let dir = tempfile::tempdir().unwrap();
+        Vibe::start_in(dir, database_url, token_key, &[]).await
+    }
+
+    /// Starts `vibe serve` on `database_url` in data directory `dir` (written the cluster's token key
+    /// unless it holds one), with `env` added to its environment.
+    pub(crate) async fn start_in(
+        dir: TempDir,
+        database_url: &str,
+        token_key: &[u8],
+        env: &[(&str, &str)],
+    ) -> Vibe {
         // Processes of one cluster share the key that signs login tokens.
         fs::create_dir_all(dir.path().join("secrets")).unwrap();
-        let mut key = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(dir.path().join("secrets/token.key"))
-            .unwrap();
-        key.write_all(token_key).unwrap();
+        if !dir.path().join("secrets/token.key").exists() {
+            let mut key = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dir.path().join("secrets/token.key"))
+                .unwrap();
+            key.write_all(token_key).unwrap();
+        }
         let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let log = File::create(dir.path().join("vibe.log")).unwrap();
+        let log = OpenOptions::new().create(true).append(true).open(dir.path().join("vibe.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_vibe"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("VIBE_DATABASE_URL", database_url)
             .env("VIBE_LISTEN", addr.to_string())
             .env("VIBE_DATA_DIR", dir.path())
@@ -67,7 +81,7 @@ impl Vibe {
         vibe
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("vibe.log")).unwrap_or_default()
     }
 
@@ -85,6 +99,14 @@ impl Vibe {
             assert!(Instant::now() < deadline, "vibe did not become ready:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and returns its data directory.
+    pub(crate) fn kill_9(mut self) -> TempDir {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL).unwrap();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
     }
 
     /// Sends SIGTERM, as a service manager does.
@@ -107,7 +129,7 @@ impl Vibe {
 }
 
 /// The URL of the test's own database: DATABASE_URL's server with the test database's name.
-fn database_url(db: &PgPool) -> String {
+pub(crate) fn database_url(db: &PgPool) -> String {
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
     let mut url = url::Url::parse(&server).unwrap();
     url.set_path(db.connect_options().get_database().expect("the test database has a name"));
@@ -183,16 +205,22 @@ async fn an_event_caused_on_one_process_reaches_clients_of_the_other(db: PgPool)
     let bobs_idea = talk(&http, &a, &bob).await;
     let bobs = next_event(&mut bob_on_a).await;
     assert_eq!(bobs["idea_id"], bobs_idea.as_str());
-    let (stored,): (i64,) = sqlx::query_as("SELECT count(*) FROM events WHERE idea_id = $1::uuid")
-        .bind(&idea)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let (stored,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM events WHERE idea_id = $1::uuid AND data->'message'->>'role' = 'user'",
+    )
+    .bind(&idea)
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_eq!(stored, 1, "Alice's message is one event, however many processes relay it");
 
     // Stopping B: its client is told "going away" (and answers), then B exits cleanly.
     b.terminate();
-    let frame = tokio::time::timeout(Duration::from_secs(10), alice_on_b.next()).await.unwrap();
+    let mut frame = tokio::time::timeout(Duration::from_secs(10), alice_on_b.next()).await.unwrap();
+    // Events of the agent turns may still be ahead of the close frame.
+    while matches!(frame, Some(Ok(Message::Text(_)))) {
+        frame = tokio::time::timeout(Duration::from_secs(10), alice_on_b.next()).await.unwrap();
+    }
     match frame {
         Some(Ok(Message::Close(Some(close)))) => assert_eq!(close.code, CloseCode::Away),
         other => panic!("expected a close frame, got {other:?}"),
@@ -201,9 +229,14 @@ async fn an_event_caused_on_one_process_reaches_clients_of_the_other(db: PgPool)
     let _ = tokio::time::timeout(Duration::from_secs(10), alice_on_b.next()).await;
     b.exited().await;
 
-    // A is unaffected.
+    // A is unaffected. (The first idea's agent turn announces itself too: no agent is routed here,
+    // so the turn ends in an error message on the session; skip those.)
     let again = talk(&http, &a, &alice).await;
-    assert_eq!(next_event(&mut alice_on_a).await["idea_id"], again.as_str());
+    let mut next = next_event(&mut alice_on_a).await;
+    while next["idea_id"] == idea.as_str() {
+        next = next_event(&mut alice_on_a).await;
+    }
+    assert_eq!(next["idea_id"], again.as_str());
     a.terminate();
     a.exited().await;
 }

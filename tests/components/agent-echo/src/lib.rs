@@ -3,7 +3,8 @@
 //! `summary` artifact, writes a `notes` artifact, logs, asks the LLM, reports a tool call, and
 //! replies with one fact per line, asking the host to write an `echo` JSON artifact. On `done`
 //! it also hands off to `spec`. On `weather in <city>` it does a tool round trip through the
-//! LLM (`complete-with-tools`).
+//! LLM (`complete-with-tools`). On `sleep <ms>` it sleeps that long (a slow turn, for the
+//! orchestrator's crash tests) and answers `slept <ms> ms`, touching nothing.
 
 use vibe_agent_sdk::prelude::*;
 
@@ -89,6 +90,10 @@ impl Agent for Echo {
     fn handle_turn(turn: TurnInput) -> Result<TurnOutput, String> {
         if turn.message.content == "ping" {
             return Ok(Reply::new().say("pong").into());
+        }
+        if let Some(ms) = turn.message.content.strip_prefix("sleep ").and_then(|ms| ms.parse::<u64>().ok()) {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            return Ok(Reply::new().say(format!("slept {ms} ms")).into());
         }
         if turn.message.content == "refuse" {
             return Err("I will not".to_owned());

@@ -24,13 +24,22 @@ impl CallShared {
         if self.events_emitted.fetch_add(1, Ordering::Relaxed) >= MAX_EVENTS_PER_TURN {
             return Err(CapError::QuotaExceeded(format!("at most {MAX_EVENTS_PER_TURN} events per turn")));
         }
+        let services = self.services()?;
+        // Every conversation event carries the idea's phase and guided mode, so the UI can adapt.
+        let phase: Option<String> = sqlx::query_scalar("SELECT status FROM ideas WHERE id = $1")
+            .bind(self.idea_id)
+            .fetch_optional(&services.db)
+            .await
+            .map_err(|error| CapError::database("events", &error))?;
         if let Some(fields) = data.as_object_mut() {
             fields.insert("session_id".to_owned(), json!(self.session_id));
             fields.insert("agent".to_owned(), json!(self.plugin_name));
             fields.insert("agent_version".to_owned(), json!(self.plugin_version));
+            fields.insert("phase".to_owned(), json!(phase));
+            fields.insert("guided".to_owned(), json!(!services.llm.configured()));
         }
         let event = Event { kind, idea_id: Some(self.idea_id), app_id: None, user_id: None, data };
-        self.services()?.events.publish(event).await.map(drop).map_err(|error| {
+        services.events.publish(event).await.map(drop).map_err(|error| {
             tracing::warn!(error = %format!("{error:#}"), "agent event could not be published");
             CapError::Unavailable("events are unavailable right now".to_owned())
         })

@@ -1,14 +1,14 @@
 //! `vibe:agent/pipeline`: the idea's pipeline artifacts, versioned, in `pipeline_artifacts`.
 //! Reading needs `pipeline-read`, writing `pipeline-write`. The store functions are public: the
 //! dispatcher uses them to hand a turn the artifacts it asked for and to write a successful
-//! turn's output artifacts.
+//! turn's output artifacts ([`write_in`], inside the transaction that posts its replies).
 //!
 //! The artifact named `spec` is the idea's app spec (`crate::spec`): a version that does not
 //! parse or validate is refused with `invalid` and the failing paths, whoever writes it, and a
 //! stored version becomes `ideas.specifications` in the same transaction.
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{CallShared, CapError};
@@ -168,15 +168,38 @@ pub async fn write(
     written_by: Option<&str>,
     session_id: Option<Uuid>,
 ) -> Result<u32, CapError> {
+    let mut conn = db.acquire().await.map_err(|error| CapError::database("pipeline", &error))?;
+    write_in(&mut conn, idea_id, artifact, expected_version, written_by, session_id).await
+}
+
+/// [`write`] on `conn`, inside the caller's transaction when it is in one (the orchestrator writes a
+/// turn's artifacts together with its replies); each try runs in a savepoint, so a lost race for the
+/// next version is retried without aborting the caller's transaction.
+pub async fn write_in(
+    conn: &mut PgConnection,
+    idea_id: Uuid,
+    artifact: &ArtifactWrite,
+    expected_version: Option<u32>,
+    written_by: Option<&str>,
+    session_id: Option<Uuid>,
+) -> Result<u32, CapError> {
     check(artifact)?;
     if artifact.name == crate::spec::ARTIFACT {
-        return write_spec(db, idea_id, artifact, expected_version, written_by, session_id).await;
+        return write_spec(conn, idea_id, artifact, expected_version, written_by, session_id).await;
     }
     let expected = expected_version.map(i64::from);
     // Two writers may race for the same next version; the loser retries (or, when it expected a
     // version, has lost it).
     for _ in 0..5 {
-        match insert_version(db, idea_id, artifact, expected, written_by, session_id).await {
+        let mut attempt = conn.begin().await.map_err(|error| write_failed(&error))?;
+        let written =
+            insert_version(&mut *attempt, idea_id, artifact, expected, written_by, session_id).await;
+        if written.is_err() {
+            attempt.rollback().await.map_err(|error| write_failed(&error))?;
+        } else {
+            attempt.commit().await.map_err(|error| write_failed(&error))?;
+        }
+        match written {
             Ok(Some(version)) => return Ok(u32::try_from(version).unwrap_or(0)),
             Ok(None) => return Err(stale(artifact, expected_version)),
             Err(sqlx::Error::Database(error)) if error.is_unique_violation() && expected.is_none() => {
@@ -204,9 +227,10 @@ fn write_failed(error: &sqlx::Error) -> CapError {
 }
 
 /// Writes a spec version (already validated by [`check`]) under the idea's row lock, making it
-/// the idea's `specifications` and announcing it, all in one transaction.
+/// the idea's `specifications` and announcing it, all in one transaction (a savepoint of the
+/// caller's, when `conn` is in one).
 async fn write_spec(
-    db: &PgPool,
+    conn: &mut PgConnection,
     idea_id: Uuid,
     artifact: &ArtifactWrite,
     expected_version: Option<u32>,
@@ -214,7 +238,7 @@ async fn write_spec(
     session_id: Option<Uuid>,
 ) -> Result<u32, CapError> {
     let failed = |error: sqlx::Error| write_failed(&error);
-    let mut tx = db.begin().await.map_err(failed)?;
+    let mut tx = conn.begin().await.map_err(failed)?;
     if !crate::spec::store::lock_idea(&mut tx, idea_id).await.map_err(failed)? {
         return Err(CapError::Invalid("the idea or the session no longer exists".to_owned()));
     }
