@@ -260,6 +260,16 @@ async fn the_book_club_interview_hands_off_and_ends_in_a_spec(db: PgPool) {
     assert_book_club_spec(&spec);
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn the_spec_agent_without_an_interview_asks_for_one_and_writes_nothing(db: PgPool) {
+    let server = TestServer::start(db.clone()).await;
+    builtin::install(&server.state).await.unwrap();
+    let session = sessions(&db, "spec", 1).await[0];
+    let output = say(&server.state, "spec", session, "write my spec").await;
+    assert!(output.replies[0].contains("interview"), "{}", output.replies[0]);
+    assert!(output.artifacts.is_empty() && output.hand_off.is_none());
+}
+
 /// The spec's structure, checked directly (the platform's JSON Schema validator lands separately).
 fn assert_book_club_spec(spec: &Value) {
     assert_eq!(spec["spec_version"], 1);
@@ -334,4 +344,80 @@ fn assert_book_club_spec(spec: &Value) {
     let position = |record: &Value| samples.iter().position(|s| s == record).unwrap();
     let meeting = samples.iter().find(|s| &s["key"] == meeting_key).expect("the referenced record exists");
     assert!(position(meeting) < position(snack));
+}
+
+/// A `vibe serve` child process on the test database, killed when dropped.
+struct Serve {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    fn start(db: &PgPool) -> Serve {
+        let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(db.connect_options().get_database().expect("the test database has a name"));
+        let dir = tempfile::tempdir().unwrap();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let log = std::fs::File::create(dir.path().join("vibe.log")).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_vibe"))
+            .arg("serve")
+            .env("VIBE_DATABASE_URL", url.to_string())
+            .env("VIBE_LISTEN", addr.to_string())
+            .env("VIBE_DATA_DIR", dir.path())
+            .env_remove("VIBE_PUBLIC_URL")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting vibe");
+        Serve { child, dir }
+    }
+
+    /// Waits for the process to say it serves (after installing the agents): its log, not a port
+    /// probe, which another test's server could answer.
+    async fn ready(&mut self) {
+        let log = |dir: &tempfile::TempDir| {
+            std::fs::read_to_string(dir.path().join("vibe.log")).unwrap_or_default()
+        };
+        for _ in 0..600 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("vibe exited early ({status}):\n{}", log(&self.dir));
+            }
+            if log(&self.dir).contains("vibe is serving") {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("vibe did not become ready:\n{}", log(&self.dir));
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_servers_starting_together_install_the_agents_once(db: PgPool) {
+    let mut a = Serve::start(&db);
+    let mut b = Serve::start(&db);
+    a.ready().await;
+    b.ready().await;
+    let versions: Vec<(String, String)> =
+        sqlx::query_as("SELECT plugin_name, approval FROM plugin_versions ORDER BY plugin_name")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        vec![("vibe-ideation".into(), "approved".into()), ("vibe-spec".into(), "approved".into())]
+    );
+    assert_eq!(weights(&db, "ideation").await, BTreeMap::from([(IDEATION.to_owned(), 100)]));
+    assert_eq!(weights(&db, "spec").await, BTreeMap::from([(SPEC.to_owned(), 100)]));
+    let revisions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM agent_routing_revisions").fetch_one(&db).await.unwrap();
+    assert_eq!(revisions, 2);
 }
