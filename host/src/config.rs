@@ -58,6 +58,27 @@ pub enum Command {
     /// Route agent types to plugin versions (hot swap, experiments, rollback).
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Grant credits (operators).
+    #[command(subcommand)]
+    Credits(CreditsCommand),
+}
+
+/// `vibe credits …` (operators): works on the database.
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Grant credits to an account: `vibe credits grant ada@example.com 500 --reason "beta tester"`.
+    Grant {
+        /// The account's email.
+        email: String,
+        /// Credits to add.
+        amount: i64,
+        /// Why, as the user's ledger shows it.
+        #[arg(long)]
+        reason: Option<String>,
+        /// An idempotency key: running the command again with the same key grants once.
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 /// `vibe plugin …`: keygen works offline, register-key and publish talk to a running server with your
@@ -219,6 +240,10 @@ pub struct ServeConfig {
     /// Login and magic-link attempts allowed per minute, per account and per client address.
     #[arg(long, env = "VIBE_AUTH_RATE_PER_MINUTE", default_value_t = 10)]
     pub auth_rate_per_minute: u32,
+    /// Credits: reservations, the spike rule, app grace, prices, Stripe (`VIBE_CREDITS_*`, `VIBE_PRICE_*`,
+    /// `VIBE_STRIPE_*`, `VIBE_CREDIT_*`).
+    #[command(flatten)]
+    pub credits: Box<crate::ledger::CreditsConfig>,
     /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
     /// from `--data-dir`.
     #[arg(skip)]
@@ -250,6 +275,7 @@ impl ServeConfig {
             signup_credits: 100,
             session_hours: 24 * 14,
             auth_rate_per_minute: 10,
+            credits: Box::default(),
             // Components are content-addressed, so test servers can share one directory safely.
             data_dir: std::env::temp_dir().join("vibe-test-data"),
         }

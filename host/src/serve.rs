@@ -31,6 +31,12 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     config.data_dir = base.data_dir.clone();
     let state = AppState::new(database.pool.clone(), config, &token_key).await?;
     state.apps.load_all().await?;
+    // Reservations of a process that crashed are released before anyone checks a balance, then periodically.
+    let released = state.ledger.sweep().await?;
+    if released > 0 {
+        tracing::info!(released, "released credit reservations left by a stopped process");
+    }
+    state.ledger.start_sweeper(Some(state.apps.clone()));
     tracing::info!(address = %listener.local_addr()?, embedded_db = database.embedded.is_some(), "vibe is serving");
 
     let events = state.events.clone();

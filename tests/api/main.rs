@@ -12,6 +12,7 @@ mod credits;
 mod embedded;
 mod events;
 mod ideas;
+mod ledger;
 mod mail;
 mod me;
 mod openapi;
