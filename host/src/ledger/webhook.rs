@@ -99,6 +99,9 @@ pub struct EventData {
     pub object: serde_json::Value,
 }
 
+/// A purchase row: id, user, credits, amount, currency, status.
+type Purchase = (Uuid, Uuid, i64, i64, String, String);
+
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -146,8 +149,8 @@ impl Ledger {
             .and_then(|v| v.as_str())
             .and_then(|id| id.parse::<Uuid>().ok());
         // The session id is recorded when Stripe answered; the metadata covers a crash just before that.
-        let purchase: Option<(Uuid, Uuid, i64, i64, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, user_id, credits, amount_cents, currency, status, checkout_session_id FROM credit_purchases \
+        let purchase: Option<Purchase> = sqlx::query_as(
+            "SELECT id, user_id, credits, amount_cents, currency, status FROM credit_purchases \
              WHERE checkout_session_id = $1 OR (id = $2 AND checkout_session_id IS NULL) \
              ORDER BY checkout_session_id NULLS LAST LIMIT 1 FOR UPDATE",
         )
@@ -155,7 +158,7 @@ impl Ledger {
         .bind(purchase_hint)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((purchase_id, user_id, credits, amount, currency, status, _)) = purchase else {
+        let Some((purchase_id, user_id, credits, amount, currency, status)) = purchase else {
             tracing::warn!(event = %event.id, session = %session_id, "credits: a paid Checkout Session that is no purchase of ours");
             tx.commit().await?;
             return Ok(WebhookOutcome::Ignored);
