@@ -58,6 +58,27 @@ pub enum Command {
     /// Route agent types to plugin versions (hot swap, experiments, rollback).
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Grant credits (operators).
+    #[command(subcommand)]
+    Credits(CreditsCommand),
+}
+
+/// `vibe credits …` (operators): works on the database.
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Grant credits to an account: `vibe credits grant ada@example.com 500 --reason "beta tester"`.
+    Grant {
+        /// The account's email.
+        email: String,
+        /// Credits to add.
+        amount: i64,
+        /// Why, as the user's ledger shows it.
+        #[arg(long)]
+        reason: Option<String>,
+        /// An idempotency key: running the command again with the same key grants once.
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 /// `vibe plugin …`: keygen works offline, register-key and publish talk to a running server with your
@@ -234,6 +255,10 @@ pub struct ServeConfig {
     /// running process renews it every third of that.
     #[arg(long, env = "VIBE_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub job_lease_secs: u64,
+    /// Credits: reservations, the spike rule, app grace, prices, Stripe (`VIBE_CREDITS_*`, `VIBE_PRICE_*`,
+    /// `VIBE_STRIPE_*`, `VIBE_CREDIT_*`).
+    #[command(flatten)]
+    pub credits: Box<crate::ledger::CreditsConfig>,
     /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
     /// from `--data-dir`.
     #[arg(skip)]
@@ -272,6 +297,7 @@ impl ServeConfig {
             llm: Box::default(),
             job_workers: 2,
             job_lease_secs: 30,
+            credits: Box::default(),
             // Components are content-addressed, so test servers can share one directory safely.
             data_dir: std::env::temp_dir().join("vibe-test-data"),
             web_dir: PathBuf::from("web/dist"),

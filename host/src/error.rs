@@ -56,6 +56,12 @@ pub enum ApiError {
     /// The caller's credit balance does not cover the work.
     #[error("{0}")]
     PaymentRequired(String),
+    /// The caller's spending is paused after a consumption spike.
+    #[error("{0}")]
+    SpendingPaused(String),
+    /// Purchases are not configured on this server.
+    #[error("{0}")]
+    PurchasesNotConfigured(String),
     /// A dependency (the database) is unavailable.
     #[error("service unavailable")]
     Unavailable,
@@ -85,6 +91,10 @@ impl ApiError {
             }
             ApiError::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::PaymentRequired(_) => (StatusCode::PAYMENT_REQUIRED, "insufficient_credits"),
+            ApiError::SpendingPaused(_) => (StatusCode::FORBIDDEN, "spending_paused"),
+            ApiError::PurchasesNotConfigured(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "purchases_not_configured")
+            }
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

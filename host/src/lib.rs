@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod jobs;
+pub mod ledger;
 pub mod llm;
 pub mod mail;
 pub mod ops;

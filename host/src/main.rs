@@ -29,6 +29,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Plugin(command) => vibe_host::agents::registry::cli::run_plugin(&cli.base, command).await,
         Command::Agent(command) => vibe_host::agents::registry::cli::run_agent(&cli.base, command).await,
+        Command::Credits(command) => {
+            let database = Database::open(&cli.base).await?;
+            db::migrate(&database.pool).await?;
+            let result = vibe_host::ledger::cli::run(&database.pool, command).await;
+            database.close().await?;
+            result
+        }
         Command::User(command) => {
             let database = Database::open(&cli.base).await?;
             db::migrate(&database.pool).await?;

@@ -33,6 +33,12 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
     config.data_dir = base.data_dir.clone();
     let state = AppState::new(database.pool.clone(), config, &token_key).await?;
     state.apps.load_all().await?;
+    // Reservations of a process that crashed are released before anyone checks a balance, then periodically.
+    let released = state.ledger.sweep().await?;
+    if released > 0 {
+        tracing::info!(released, "released credit reservations left by a stopped process");
+    }
+    state.ledger.start_sweeper(Some(state.apps.clone()));
     // The first-party agents, before the first message can need them; a failure leaves the server up.
     if let Err(error) = crate::agents::builtin::install(&state).await {
         tracing::error!(error = format!("{error:#}"), "cannot install the built-in agents");

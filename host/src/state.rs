@@ -11,6 +11,7 @@ use crate::auth::TokenKeys;
 use crate::auth::rate_limit::AuthRateLimits;
 use crate::config::ServeConfig;
 use crate::events::EventBus;
+use crate::ledger::Ledger;
 use crate::mail::{self, Mailer};
 use crate::secrets::Secret;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub agents: AgentHost,
     /// The LLM gateway agents reach models through; `NoLlmProvider` in guided mode.
     pub llm: Arc<dyn LlmGateway>,
+    /// The credit ledger: balances, reservations, metering, purchases.
+    pub ledger: Ledger,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
         let rate_limits = Arc::new(AuthRateLimits::new(config.auth_rate_per_minute));
         let apps = AppsService::start(db.clone(), events.clone(), AppsSettings::from_config(&config));
         let llm = crate::llm::gateway(&config.llm, db.clone())?;
+        let ledger = Ledger::new(db.clone(), events.clone(), (*config.credits).clone())?;
         let services = AgentServices { db: db.clone(), events: events.clone(), llm: llm.clone() };
         let agents = AgentHost::start(
             db.clone(),
@@ -57,6 +61,7 @@ impl AppState {
             apps,
             agents,
             llm,
+            ledger,
         })
     }
 }

@@ -13,6 +13,7 @@ mod credits;
 mod embedded;
 mod events;
 mod ideas;
+mod ledger;
 mod llm;
 mod mail;
 mod me;

@@ -8,6 +8,7 @@ pub mod app_versions;
 pub mod apps;
 pub mod auth;
 pub mod collaborators;
+pub mod credit_purchases;
 pub mod credits;
 pub mod ideas;
 pub mod me;
@@ -68,6 +69,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(app_versions::routes())
         .merge(app_observe::routes())
         .merge(credits::routes())
+        .merge(credit_purchases::routes())
         .merge(plugins::routes())
         .merge(agents::routes())
         .merge(events::ws::routes())

@@ -1,0 +1,72 @@
+//! Metering: the price table (`VIBE_PRICE_*`, with the LLM token prices of the gateway's configuration)
+//! and the charges other parts make, each to the right user with a reference, so usage shows per agent
+//! session, per build and per app ([`super::summary`]).
+//!
+//! - agent calls: [`Ledger::charge_agent_call`] after a plugin invocation;
+//! - builds: [`Ledger::reserve_build`] before the build starts (a user who cannot pay gets a 402 before
+//!   any work, never a half-done build), then `settle(id, price)` on success or `release(id)` on failure;
+//! - LLM calls: [`llm_cost`] prices the tokens; the gateway reserves the call's ceiling and settles the cost;
+//! - app requests: [`Ledger::charge_app_requests`] in [`super::grace`].
+
+use uuid::Uuid;
+
+use super::{
+    EntryKind, Ledger, LedgerResult, NewEntry, Posted, Reference, ReferenceKind, Reservation, ReserveRequest,
+};
+
+/// Credits for `input` and `output` tokens at `per_1k_input` / `per_1k_output` credits per 1,000, rounded up.
+pub fn llm_cost(input: u64, output: u64, per_1k_input: u64, per_1k_output: u64) -> i64 {
+    let millis =
+        u128::from(input) * u128::from(per_1k_input) + u128::from(output) * u128::from(per_1k_output);
+    i64::try_from(millis.div_ceil(1000)).unwrap_or(i64::MAX)
+}
+
+/// Credits for `requests` app requests at `per_1k` credits per 1,000, rounded up.
+pub fn app_requests_cost(requests: u64, per_1k: i64) -> i64 {
+    let per_1k = u128::try_from(per_1k.max(0)).unwrap_or(0);
+    i64::try_from((u128::from(requests) * per_1k).div_ceil(1000)).unwrap_or(i64::MAX)
+}
+
+impl Ledger {
+    /// Charges one agent call (`VIBE_PRICE_AGENT_CALL`) to `user_id`, about `session_id`. `call_key` names
+    /// the call (for example its id), so a retried charge is applied once.
+    pub async fn charge_agent_call(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        call_key: &str,
+    ) -> LedgerResult<Option<Posted>> {
+        let price = self.config.price_agent_call;
+        if price <= 0 {
+            return Ok(None);
+        }
+        let entry = NewEntry {
+            user_id,
+            kind: EntryKind::Usage,
+            amount: -price,
+            reason: "agent call".to_owned(),
+            reference: Some(Reference::new(ReferenceKind::AgentSession, session_id)),
+            idempotency_key: format!("agent_call:{call_key}"),
+        };
+        self.post(&entry).await.map(Some)
+    }
+
+    /// Holds the price of a build (`VIBE_PRICE_BUILD`) of `build_id` for `user_id` before it starts.
+    /// Settle it with [`Ledger::build_price`] when the build succeeded; release it when it failed.
+    pub async fn reserve_build(&self, user_id: Uuid, build_id: Uuid) -> LedgerResult<Reservation> {
+        self.reserve(&ReserveRequest {
+            user_id,
+            amount: self.build_price().max(1),
+            reason: "build".to_owned(),
+            reference: Some(Reference::new(ReferenceKind::Build, build_id)),
+            idempotency_key: format!("build:{build_id}"),
+            ttl: None,
+        })
+        .await
+    }
+
+    /// The price of one build.
+    pub fn build_price(&self) -> i64 {
+        self.config.price_build.max(0)
+    }
+}
