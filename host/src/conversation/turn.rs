@@ -331,6 +331,11 @@ impl AgentTurns {
             let data =
                 json!({ "session_id": scene.session_id, "message": message, "hand_off": hand_off.to_stage });
             publish_in(tx, &self.event(EventKind::AgentMessage, scene, phase_now, data)).await?;
+            if next.is_some() {
+                // The next stage's agent takes the hand-off at once (the note is its message), so the
+                // person sees the conversation move on without having to prompt it.
+                crate::jobs::enqueue_in(tx, &job(scene.session_id, message.id)).await?;
+            }
         }
         let source = format!("message:{}", scene.message_id);
         let stated = memory::stated_in(&scene.content);

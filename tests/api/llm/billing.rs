@@ -102,7 +102,7 @@ async fn a_call_is_charged_to_the_idea_owner_on_the_ledger_session_and_call_reco
 #[sqlx::test(migrations = "../migrations")]
 async fn a_call_the_balance_cannot_cover_is_refused_before_the_provider_is_asked(db: PgPool) {
     let server = FakeProvider::start().await;
-    let gateway = gateway(&config(&[(Format::OpenAi, &server)]), &db);
+    let gateway = Arc::new(gateway(&config(&[(Format::OpenAi, &server)]), &db));
     // max_tokens 1000 at 3 per 1k makes a ceiling over 3 credits.
     let account = account(&db, 3).await;
 
@@ -120,17 +120,21 @@ async fn a_call_the_balance_cannot_cover_is_refused_before_the_provider_is_asked
     gateway.complete(&account.call, small).await.unwrap();
     assert_eq!(balance(&db, account.user_id).await, 0, "3 credits charged, never below zero");
 
-    // Each call reserves 4 credits: with 7, the second must wait for the first's bill.
+    // Each call reserves 4 credits: with 7, a second call while the first is out is refused. The
+    // provider holds the first call's request (until the gateway's timeout) so the two overlap.
     let account = super::account(&db, 7).await;
-    let (first, second) = tokio::join!(
-        gateway.complete(&account.call, ask("one")),
-        gateway.complete(&account.call, ask("two"))
-    );
-    let refused = [&first, &second]
-        .iter()
-        .filter(|result| matches!(result, Err(LlmError::InsufficientCredits(_))))
-        .count();
-    assert_eq!(refused, 1, "{first:?} {second:?}");
+    server.push(Reply::Hang);
+    let first = {
+        let (gateway, call) = (gateway.clone(), account.call.clone());
+        tokio::spawn(async move { gateway.complete(&call, ask("one")).await })
+    };
+    let asked = server.requests().len();
+    while server.requests().len() == asked {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let second = gateway.complete(&account.call, ask("two")).await;
+    assert!(matches!(second, Err(LlmError::InsufficientCredits(_))), "{second:?}");
+    let _ = first.await.unwrap();
     assert!(balance(&db, account.user_id).await >= 0);
 }
 

@@ -2,6 +2,7 @@
 //! plugin through durable jobs (`conversation`), hand-offs and failures, the job queue's guarantees
 //! (`jobs`) and a host killed mid-turn (`crash`). Real PostgreSQL, real plugins from tests/components.
 
+mod book_club;
 mod conversation;
 mod crash;
 mod jobs;
