@@ -5,6 +5,7 @@
 
 mod agent;
 mod billing;
+mod book_club;
 mod failures;
 mod fake;
 mod providers;

@@ -3,15 +3,13 @@
 //! spec agent, and the conversation ends in a validated, stored spec the owner confirms. Real
 //! plugins (installed as at `vibe serve` start), real job workers, real PostgreSQL.
 
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{idea_and_session, say, start_workers};
-use crate::support::{TestServer, TestUser};
+use super::{idea_and_session, say, settled, start_workers};
+use crate::support::TestServer;
 
 /// What the person answers to each question, found by what the question asks about.
 const ANSWERS: &[(&str, &str)] = &[
@@ -34,19 +32,6 @@ fn answer(question: &str) -> &'static str {
         .find(|(about, _)| question.contains(about))
         .map(|(_, answer)| *answer)
         .unwrap_or_else(|| panic!("an unexpected question: {question}"))
-}
-
-/// Waits until no turn of `session` is pending; returns the session with its transcript.
-async fn settled(user: &TestUser, session: Uuid) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let body: Value = user.get(&format!("/api/sessions/{session}")).await.json().await.unwrap();
-        if body["pending_turns"] == 0 {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "turns never settled: {body:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[sqlx::test(migrations = "../migrations")]

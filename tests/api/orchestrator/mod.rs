@@ -82,3 +82,16 @@ pub async fn transcript_with(user: &TestUser, session: Uuid, count: usize) -> Va
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits until no turn of `session` is pending; returns the session with its transcript.
+pub async fn settled(user: &TestUser, session: Uuid) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let body: Value = user.get(&format!("/api/sessions/{session}")).await.json().await.unwrap();
+        if body["pending_turns"] == 0 {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "turns never settled: {body:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
