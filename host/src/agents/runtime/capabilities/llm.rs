@@ -16,7 +16,8 @@ use crate::agents::runtime::bindings::llm as wit;
 use crate::agents::runtime::state::CallState;
 use crate::agents::runtime::types::Capability;
 
-/// Who a completion is for: the gateway bills the session and rate-limits per plugin.
+/// Who a completion is for: the gateway bills the session (its idea's owner pays) and
+/// rate-limits per paying user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LlmCallInfo {
     pub session_id: Uuid,
