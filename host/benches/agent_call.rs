@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 use vibe_host::agents::runtime::{
     AgentLimits, AgentRuntime, AgentRuntimeConfig, AgentServices, CallContext, Grants, Message,
@@ -22,24 +22,12 @@ const ROUNDS: usize = 10;
 const CALLS_PER_ROUND: usize = 1_000;
 const WARMUP: usize = 500;
 
-fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(bench())
-}
+mod support;
 
-async fn bench() -> anyhow::Result<()> {
-    let server = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let scratch = format!("vibe_bench_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&server).await?;
-    sqlx::query(&format!("CREATE DATABASE {scratch}")).execute(&mut admin).await?;
-    let url = match server.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{scratch}"),
-        None => anyhow::bail!("DATABASE_URL has no database name"),
-    };
-    let outcome = measure(&url).await;
-    sqlx::query(&format!("DROP DATABASE {scratch} WITH (FORCE)")).execute(&mut admin).await?;
-    outcome
+use support::{percentile, run_in_scratch_database};
+
+fn main() -> anyhow::Result<()> {
+    run_in_scratch_database(|url| async move { measure(&url).await })
 }
 
 async fn measure(url: &str) -> anyhow::Result<()> {
@@ -127,11 +115,6 @@ async fn call(
     let output = result?;
     anyhow::ensure!(output.replies == ["pong"], "unexpected answer {:?}", output.replies);
     Ok((elapsed, stats.fuel_consumed.unwrap_or(0)))
-}
-
-fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
 }
 
 fn micros(duration: Duration) -> f64 {

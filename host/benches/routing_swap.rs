@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 use vibe_host::AppState;
@@ -41,24 +41,12 @@ const SETTLE: Duration = Duration::from_millis(400);
 const COMPONENT: &str = "echo@0.1.0";
 const EXTISM: &str = "echo-extism@0.1.0";
 
-fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(bench())
-}
+mod support;
 
-async fn bench() -> anyhow::Result<()> {
-    let server = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let scratch = format!("vibe_bench_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&server).await?;
-    sqlx::query(&format!("CREATE DATABASE {scratch}")).execute(&mut admin).await?;
-    let url = match server.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{scratch}"),
-        None => anyhow::bail!("DATABASE_URL has no database name"),
-    };
-    let outcome = measure(&url).await;
-    sqlx::query(&format!("DROP DATABASE {scratch} WITH (FORCE)")).execute(&mut admin).await?;
-    outcome
+use support::{percentile, run_in_scratch_database};
+
+fn main() -> anyhow::Result<()> {
+    run_in_scratch_database(|url| async move { measure(&url).await })
 }
 
 /// One served turn, as the callers record it.
@@ -254,11 +242,6 @@ fn ping() -> TurnInput {
         artifacts: Vec::new(),
         message: Message { role: Role::User, agent_type: None, content: "ping".to_owned() },
     }
-}
-
-fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }
 
 fn millis(duration: Duration) -> f64 {
