@@ -8,6 +8,7 @@ pub mod agents;
 pub mod api;
 pub mod apps;
 pub mod auth;
+pub mod build;
 pub mod config;
 pub mod conversation;
 pub mod credits;
