@@ -305,6 +305,13 @@ fn actions(
         .collect();
     out.push_str(&listed.join(", "));
     out.push_str("];\n");
+    if custom.is_empty() {
+        out.push_str(&format!(
+            "\n/// Runs a custom action: this entity has none, so there is never a record to show.\n\
+             pub fn run_action(_name: &str, _id: i64) -> Result<Option<{ty}>, db::Error> {{\n    Ok(None)\n}}\n"
+        ));
+        return Ok(());
+    }
     out.push_str(&format!(
         "\n/// Runs custom action `name` on record `id`: the record as changed, `None` when it does not\n\
          /// exist or there is no such action.\npub fn run_action(name: &str, id: i64) -> Result<Option<{ty}>, db::Error> {{\n    match name {{\n"
