@@ -1,10 +1,12 @@
 //! The build pipeline's code generator end to end: each example spec becomes a crate that
 //! compiles to a `wasm32-wasip2` component (`compile.rs`, a stand-in for the compiler stage),
 //! deploys with its migrations, and answers its pages and JSON API for real (`live.rs`); a
-//! changed spec becomes a new version that keeps the rows (`upgrade.rs`).
+//! changed spec becomes a new version that keeps the rows (`upgrade.rs`); the derived test plan
+//! passes against the generated app (`plan.rs`).
 
 mod compile;
 mod live;
+mod plan;
 mod upgrade;
 
 use reqwest::{Method, StatusCode};
@@ -64,18 +66,7 @@ impl LiveApp {
         visitor: Visitor,
         json: Option<Value>,
     ) -> (StatusCode, String) {
-        let mut request = self.server.anon(method, &format!("/apps/{}{path}", self.slug));
-        let identity = match visitor {
-            Visitor::Anonymous => None,
-            Visitor::Owner => Some((Visitor::owner_id(), "owner", "owner@test.invalid".to_owned())),
-            Visitor::SignedIn(n) => Some((Visitor::user_id(n), "signed_in", format!("user{n}@test.invalid"))),
-        };
-        if let Some((id, relation, email)) = identity {
-            request = request
-                .header("x-vibe-user-id", id.to_string())
-                .header("x-vibe-user-relation", relation)
-                .header("x-vibe-user-email", email);
-        }
+        let mut request = identify(self.server.anon(method, &format!("/apps/{}{path}", self.slug)), visitor);
         if let Some(json) = json {
             request = request.json(&json);
         }
@@ -84,33 +75,36 @@ impl LiveApp {
         (status, response.text().await.unwrap())
     }
 
-    /// Posts a form as `visitor`.
-    pub async fn post_form(
-        &self,
-        path: &str,
-        visitor: Visitor,
-        form: &[(&str, &str)],
-    ) -> (StatusCode, String) {
+    /// Posts a form as `visitor`; the status, and the `location` when there is one, else the body.
+    pub async fn post_form(&self, path: &str, visitor: Visitor, form: &[(&str, &str)]) -> (StatusCode, String) {
         let body: String = form
             .iter()
             .map(|(name, value)| format!("{}={}", urlencode(name), urlencode(value)))
             .collect::<Vec<_>>()
             .join("&");
-        let mut request = self
+        let request = self
             .server
             .anon(Method::POST, &format!("/apps/{}{path}", self.slug))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
-        if visitor == Visitor::Owner {
-            request = request
-                .header("x-vibe-user-id", Visitor::owner_id().to_string())
-                .header("x-vibe-user-relation", "owner");
-        }
-        let response = request.send().await.unwrap();
+        let response = identify(request, visitor).send().await.unwrap();
         let status = response.status();
         let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
         (status, location.unwrap_or(response.text().await.unwrap()))
     }
+}
+
+/// `request` with the identity headers the platform sets for `visitor`.
+fn identify(request: reqwest::RequestBuilder, visitor: Visitor) -> reqwest::RequestBuilder {
+    let identity = match visitor {
+        Visitor::Anonymous => return request,
+        Visitor::Owner => (Visitor::owner_id(), "owner", "owner@test.invalid".to_owned()),
+        Visitor::SignedIn(n) => (Visitor::user_id(n), "signed_in", format!("user{n}@test.invalid")),
+    };
+    request
+        .header("x-vibe-user-id", identity.0.to_string())
+        .header("x-vibe-user-relation", identity.1)
+        .header("x-vibe-user-email", identity.2)
 }
 
 fn urlencode(text: &str) -> String {

@@ -121,27 +121,29 @@ fn draft(entity: &Entity, out: &mut String) {
     }
     out.push_str("}\n");
     // Defaults fill fields a JSON body leaves out, and a new form's inputs.
-    out.push_str("\n/// The spec's default values, for fields that were not sent.\npub fn with_defaults(mut form: Form) -> Form {\n");
-    let mut any = false;
+    let mut defaults = String::new();
     for field in &entity.fields {
         let Some(default) = field.kind.default_value() else { continue };
         let text = match default {
             Value::String(text) => text,
             other => other.to_string(),
         };
-        any = true;
         writeln!(
-            out,
+            defaults,
             "    if form.get({name}).is_none() {{\n        form.insert({name}, {text});\n    }}",
             name = lit(&field.name),
             text = lit(&text)
         )
         .ok();
     }
-    if !any {
-        out.push_str("    // The spec gives no defaults.\n");
+    out.push_str("\n/// The spec's default values, for fields that were not sent.\n");
+    if defaults.is_empty() {
+        out.push_str("pub fn with_defaults(form: Form) -> Form {\n    // The spec gives no defaults.\n    form\n}\n");
+    } else {
+        out.push_str("pub fn with_defaults(mut form: Form) -> Form {\n");
+        out.push_str(&defaults);
+        out.push_str("    form\n}\n");
     }
-    out.push_str("    form\n}\n");
 }
 
 fn validation(spec: &AppSpec, entity: &Entity, out: &mut String) -> Result<(), CodegenError> {

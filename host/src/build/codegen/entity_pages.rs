@@ -166,7 +166,6 @@ pub fn show(req: &Request) -> Result<Response> {
             html!("<form method=\"post\" action=\"{}\"><button>{}</button></form>", action, label)
         })
         .collect();
-    let mut related = Html::default();
 «related»    let body = html!(
         "<h1>{}</h1><dl>{}</dl><p>{}</p>{}{}<p><a href=\"{}\">All {}</a></p>",
         record.label(),
@@ -312,7 +311,10 @@ pub fn module(spec: &AppSpec, entity: &Entity) -> Result<String, CodegenError> {
         writeln!(details, "        html!(\"<dt>{{}}</dt><dd>{{}}</dd>\", {}, {value}),", lit(&field.label))
             .ok();
     }
-    let related = related(spec, entity)?;
+    let related = match related(spec, entity)? {
+        lists if lists.is_empty() => "    let related = Html::default();\n".to_owned(),
+        lists => format!("    let mut related = Html::default();\n{lists}"),
+    };
     let label_plural_lower = lit(&entity.label_plural.to_lowercase());
     let title = |kind| lit(&page_title(spec, entity, kind));
     let roles = |kind| lit_list(&page_roles(spec, entity, kind));
