@@ -1,0 +1,3 @@
+//! The build service's stages.
+
+mod compiler;
