@@ -5,6 +5,7 @@
 //! passes against the generated app (`plan.rs`).
 
 mod compile;
+mod compiler;
 mod live;
 mod plan;
 mod upgrade;
