@@ -8,6 +8,8 @@ mod compile;
 mod compiler;
 mod live;
 mod plan;
+mod repo;
+mod runner;
 mod upgrade;
 
 use reqwest::{Method, StatusCode};
