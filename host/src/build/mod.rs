@@ -16,6 +16,7 @@
 
 pub mod codegen;
 pub mod compiler;
+pub mod pipeline;
 pub mod plan;
 pub mod repo;
 pub mod runner;

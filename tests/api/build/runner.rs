@@ -126,6 +126,7 @@ async fn live_guestbook(server: &TestServer) -> Uuid {
         component: component(SDK_EXAMPLE_GUESTBOOK),
         migrations: guestbook_migrations(),
         config: BTreeMap::from([("title".to_owned(), "The live book".to_owned())]),
+        build_id: None,
     };
     server.state.apps.deploy(app, version).await.expect("the live guestbook deploys");
     sqlx::query(&format!("INSERT INTO app_{}.entries (name, message) VALUES ('Live', 'kept')", app.simple()))
