@@ -1,0 +1,3 @@
+//! The build service (issue 6), stage by stage, on real PostgreSQL.
+
+mod repair;
