@@ -9,6 +9,7 @@ mod compiler;
 mod live;
 mod pipeline;
 mod plan;
+mod repair;
 mod repo;
 mod runner;
 mod upgrade;
