@@ -21,9 +21,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codegen::{self, GeneratedApp, PreviousVersion};
-use super::compiler::{CompileError, Compiler, CompilerSettings};
+use super::compiler::{CompileError, Compiled, Compiler, CompilerSettings};
 use super::repo::Repos;
-use super::{plan, runner};
+use super::{plan, repair, runner};
 use crate::apps::deploy::{Migration, NewVersion};
 use crate::config::ServeConfig;
 use crate::error::ApiError;
@@ -308,40 +308,8 @@ impl<'a> Run<'a> {
         let lines: usize = generated.files.values().map(|file| file.lines().count()).sum();
         self.leave(format!("{} files, {lines} lines", generated.files.len())).await;
 
-        self.enter(Stage::Compiling, "cargo build --release --target wasm32-wasip2").await;
-        let compiled = self.compile(&generated).await?;
-        self.leave(format!(
-            "{} KiB in {:.1} s",
-            compiled.component.len() / 1024,
-            compiled.duration.as_secs_f64()
-        ))
-        .await;
-
-        self.enter(Stage::Testing, &format!("{} tests derived from the spec", test_plan.cases.len())).await;
+        let (generated, compiled) = self.compile_and_test(&spec, generated, &test_plan).await?;
         let migrations = generated.migrations();
-        let report = runner::run(&self.state.apps, &compiled.component, &migrations, &test_plan)
-            .await
-            .map_err(|error| Failure::at(Stage::Testing, format!("the tests could not run: {error:#}")))?;
-        self.record_tests(&report).await;
-        if !report.is_green() {
-            let failed: Vec<String> = report
-                .cases
-                .iter()
-                .filter(|case| !case.passed)
-                .take(5)
-                .map(|case| format!("{}: {}", case.name, case.failure.as_deref().unwrap_or("failed")))
-                .collect();
-            return Err(Failure::at(
-                Stage::Testing,
-                format!(
-                    "{} of {} tests failed: {}",
-                    report.failed,
-                    report.passed + report.failed,
-                    failed.join("; ")
-                ),
-            ));
-        }
-        self.leave(format!("{} tests passed", report.passed)).await;
 
         self.enter(Stage::Deploying, "applying the migrations and switching the live version").await;
         let deployed = self.deploy(&spec, &generated, compiled.component, migrations).await?;
@@ -393,26 +361,165 @@ impl<'a> Run<'a> {
         Ok(Some(PreviousVersion { spec, migrations }))
     }
 
-    async fn compile(&mut self, generated: &GeneratedApp) -> Result<super::compiler::Compiled, Failure> {
-        let crate_key = format!("app_{}", self.build.idea_id.simple());
+    /// Compiles and tests `generated`; with an LLM configured, a failed attempt's errors go to the
+    /// build agent, whose changes are compiled and tested again, until the build is green or the
+    /// attempts (`VIBE_BUILD_ATTEMPTS`) or the repair credits (`VIBE_BUILD_REPAIR_CREDITS`) run out.
+    async fn compile_and_test(
+        &mut self,
+        spec: &AppSpec,
+        mut generated: GeneratedApp,
+        test_plan: &plan::TestPlan,
+    ) -> Result<(GeneratedApp, Compiled), Failure> {
+        let limits = &self.state.config.build;
+        let repairing = repair::enabled(self.state);
+        let attempts = if repairing { limits.build_attempts.max(1) } else { 1 };
+        let outcome = 'attempts: {
+            for number in 1..=attempts {
+                let failure = match self.attempt(number, &generated, test_plan).await {
+                    Ok(compiled) => break 'attempts Ok(compiled),
+                    Err(failure) => failure,
+                };
+                if number == attempts {
+                    let failure = if repairing {
+                        Failure::at(failure.stage, format!("{} (after {number} attempts)", failure.reason))
+                    } else {
+                        failure
+                    };
+                    break 'attempts Err(failure);
+                }
+                let spent = repair::credits_consumed(self.state, self.build.idea_id).await.unwrap_or(0);
+                if spent >= limits.build_repair_credits {
+                    break 'attempts Err(Failure::at(
+                        failure.stage,
+                        format!(
+                            "{} (the repair budget of {} credits is spent)",
+                            failure.reason, limits.build_repair_credits
+                        ),
+                    ));
+                }
+                self.enter(
+                    Stage::Compiling,
+                    &format!("attempt {number} failed; the build agent is fixing it"),
+                )
+                .await;
+                let spec_json = serde_json::to_value(spec).unwrap_or(Value::Null);
+                match repair::repair(
+                    self.state,
+                    self.build.idea_id,
+                    self.build.user_id,
+                    &spec_json,
+                    &generated,
+                    &failure.reason,
+                )
+                .await
+                {
+                    Ok(Some(changed)) => {
+                        self.leave("the build agent changed the code".to_owned()).await;
+                        generated = changed;
+                    }
+                    Ok(None) => {
+                        break 'attempts Err(Failure::at(
+                            failure.stage,
+                            format!("{} (the build agent changed nothing)", failure.reason),
+                        ));
+                    }
+                    Err(error) => {
+                        break 'attempts Err(Failure::at(
+                            failure.stage,
+                            format!("{} (the build agent could not fix it: {error})", failure.reason),
+                        ));
+                    }
+                }
+            }
+            unreachable!("the last attempt always ends the loop")
+        };
+        if repairing {
+            let _ = repair::finish(self.state, self.build.idea_id).await;
+        }
+        outcome.map(|compiled| (generated, compiled))
+    }
+
+    /// One compile-and-test attempt, recorded in the build's `attempts`.
+    async fn attempt(
+        &mut self,
+        number: u32,
+        generated: &GeneratedApp,
+        test_plan: &plan::TestPlan,
+    ) -> Result<Compiled, Failure> {
         let started = Instant::now();
-        let result = self.state.builds.compiler.compile(&crate_key, generated).await;
-        let (ok, detail) = match &result {
-            Ok(_) => (true, Value::Null),
-            Err(error) => (false, json!(compile_error_text(error))),
+        let outcome = self.compile_once(generated).await;
+        let outcome = match outcome {
+            Ok(compiled) => self.test(&compiled, generated, test_plan).await.map(|()| compiled),
+            Err(failure) => Err(failure),
         };
         let attempt = json!([{
-            "number": 1,
-            "ok": ok,
-            "duration_ms": started.elapsed().as_millis() as u64,
-            "error": detail,
+            "number": number,
+            "ok": outcome.is_ok(),
+            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "error": outcome.as_ref().err().map(|failure| failure.reason.clone()),
         }]);
-        let _ = sqlx::query("UPDATE builds SET attempts = attempts || $2 WHERE id = $1")
+        if let Err(error) = sqlx::query("UPDATE builds SET attempts = attempts || $2 WHERE id = $1")
             .bind(self.build.id)
             .bind(attempt)
             .execute(&self.state.db)
-            .await;
-        result.map_err(|error| Failure::at(Stage::Compiling, compile_error_text(&error)))
+            .await
+        {
+            tracing::warn!(error = %error, "recording a build attempt failed");
+        }
+        outcome
+    }
+
+    async fn compile_once(&mut self, generated: &GeneratedApp) -> Result<Compiled, Failure> {
+        self.enter(Stage::Compiling, "cargo build --release --target wasm32-wasip2").await;
+        let crate_key = format!("app_{}", self.build.idea_id.simple());
+        let compiled = self
+            .state
+            .builds
+            .compiler
+            .compile(&crate_key, generated)
+            .await
+            .map_err(|error| Failure::at(Stage::Compiling, compile_error_text(&error)))?;
+        self.leave(format!(
+            "{} KiB in {:.1} s",
+            compiled.component.len() / 1024,
+            compiled.duration.as_secs_f64()
+        ))
+        .await;
+        Ok(compiled)
+    }
+
+    async fn test(
+        &mut self,
+        compiled: &Compiled,
+        generated: &GeneratedApp,
+        test_plan: &plan::TestPlan,
+    ) -> Result<(), Failure> {
+        self.enter(Stage::Testing, &format!("{} tests derived from the spec", test_plan.cases.len())).await;
+        let migrations = generated.migrations();
+        let report = runner::run(&self.state.apps, &compiled.component, &migrations, test_plan)
+            .await
+            .map_err(|error| Failure::at(Stage::Testing, format!("the tests could not run: {error:#}")))?;
+        self.record_tests(&report).await;
+        if !report.is_green() {
+            let failed: Vec<String> = report
+                .cases
+                .iter()
+                .filter(|case| !case.passed)
+                .take(5)
+                .map(|case| format!("{}: {}", case.name, case.failure.as_deref().unwrap_or("failed")))
+                .collect();
+            return Err(Failure::at(
+                Stage::Testing,
+                format!(
+                    "{} of {} tests failed: {}",
+                    report.failed,
+                    report.passed + report.failed,
+                    failed.join("; ")
+                ),
+            ));
+        }
+        self.leave(format!("{} tests passed", report.passed)).await;
+        Ok(())
     }
 
     async fn record_tests(&self, report: &plan::TestReport) {
@@ -659,8 +766,21 @@ impl<'a> Run<'a> {
 }
 
 /// A compile error as the report shows it.
+/// A compile error as the report shows it and the build agent reads it: for code that does not
+/// compile, rustc's own words for each error (with the code they point at), up to 16 KiB.
 fn compile_error_text(error: &CompileError) -> String {
-    error.to_string()
+    const MAX: usize = 16 * 1024;
+    let CompileError::Failed { diagnostics, .. } = error else { return error.to_string() };
+    let mut text = error.to_string();
+    for diagnostic in diagnostics {
+        if text.len() + diagnostic.rendered.len() + 1 > MAX {
+            text.push_str("\n(more errors left out)");
+            break;
+        }
+        text.push('\n');
+        text.push_str(diagnostic.rendered.trim_end());
+    }
+    text
 }
 
 /// The job handlers of the build service, for the workers of `vibe serve`.

@@ -48,11 +48,24 @@ pub struct BuildConfig {
     /// Builds that compile at once; more wait their turn.
     #[arg(long, env = "VIBE_BUILD_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub build_concurrency: u64,
+    /// With an LLM configured: compile-and-test attempts per build, the first included; after each
+    /// failed one the build agent gets the errors and may change the code.
+    #[arg(long, env = "VIBE_BUILD_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub build_attempts: u32,
+    /// With an LLM configured: the most credits the build agent's repairs may spend per build.
+    #[arg(long, env = "VIBE_BUILD_REPAIR_CREDITS", default_value_t = 50)]
+    pub build_repair_credits: i64,
 }
 
 impl Default for BuildConfig {
     fn default() -> Self {
-        BuildConfig { build_timeout_secs: 300, build_memory_mb: 4096, build_concurrency: 1 }
+        BuildConfig {
+            build_timeout_secs: 300,
+            build_memory_mb: 4096,
+            build_concurrency: 1,
+            build_attempts: 3,
+            build_repair_credits: 50,
+        }
     }
 }
 
