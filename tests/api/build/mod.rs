@@ -2,9 +2,10 @@
 //! compiles to a `wasm32-wasip2` component (`compile.rs`, a stand-in for the compiler stage),
 //! deploys with its migrations, and answers its pages and JSON API for real (`live.rs`); a
 //! changed spec becomes a new version that keeps the rows (`upgrade.rs`); the derived test plan
-//! passes against the generated app (`plan.rs`).
+//! passes against the generated app (`plan.rs`); hostile spec text stays text (`hostile.rs`).
 
 mod compile;
+mod hostile;
 mod live;
 mod plan;
 mod upgrade;
@@ -76,7 +77,12 @@ impl LiveApp {
     }
 
     /// Posts a form as `visitor`; the status, and the `location` when there is one, else the body.
-    pub async fn post_form(&self, path: &str, visitor: Visitor, form: &[(&str, &str)]) -> (StatusCode, String) {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        visitor: Visitor,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, String) {
         let body: String = form
             .iter()
             .map(|(name, value)| format!("{}={}", urlencode(name), urlencode(value)))
