@@ -2,10 +2,11 @@
 //! compiles to a `wasm32-wasip2` component (`compile.rs`, a stand-in for the compiler stage),
 //! deploys with its migrations, and answers its pages and JSON API for real (`live.rs`); a
 //! changed spec becomes a new version that keeps the rows (`upgrade.rs`); the derived test plan
-//! passes against the generated app (`plan.rs`).
+//! passes against the generated app (`plan.rs`); hostile spec text stays text (`hostile.rs`).
 
 mod compile;
 mod compiler;
+mod hostile;
 mod live;
 mod pipeline;
 mod plan;
@@ -20,7 +21,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 use vibe_host::apps::deploy::NewVersion;
 use vibe_host::build::codegen::{self, GeneratedApp};
+use vibe_host::apps::registry::LiveState;
 use vibe_host::build::plan::Visitor;
+use vibe_host::build::runner::identity_headers;
 use vibe_host::spec::{self, AppSpec};
 
 use crate::app_hosting::{eventually, new_app};
@@ -71,13 +74,12 @@ impl LiveApp {
         visitor: Visitor,
         json: Option<Value>,
     ) -> (StatusCode, String) {
-        let mut request = identify(self.server.anon(method, &format!("/apps/{}{path}", self.slug)), visitor);
-        if let Some(json) = json {
-            request = request.json(&json);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.text().await.unwrap())
+        let (body, content_type) = match json {
+            Some(json) => (json.to_string(), Some("application/json")),
+            None => (String::new(), None),
+        };
+        let (status, _, text) = self.handle(method, path, visitor, content_type, body).await;
+        (status, text)
     }
 
     /// Posts a form as `visitor`; the status, and the `location` when there is one, else the body.
@@ -92,29 +94,42 @@ impl LiveApp {
             .map(|(name, value)| format!("{}={}", urlencode(name), urlencode(value)))
             .collect::<Vec<_>>()
             .join("&");
-        let request = self
-            .server
-            .anon(Method::POST, &format!("/apps/{}{path}", self.slug))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        let response = identify(request, visitor).send().await.unwrap();
-        let status = response.status();
-        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
-        (status, location.unwrap_or(response.text().await.unwrap()))
+        let (status, location, text) =
+            self.handle(Method::POST, path, visitor, Some("application/x-www-form-urlencoded"), body).await;
+        (status, location.unwrap_or(text))
     }
-}
 
-/// `request` with the identity headers the platform sets for `visitor`.
-fn identify(request: reqwest::RequestBuilder, visitor: Visitor) -> reqwest::RequestBuilder {
-    let identity = match visitor {
-        Visitor::Anonymous => return request,
-        Visitor::Owner => (Visitor::owner_id(), "owner", "owner@test.invalid".to_owned()),
-        Visitor::SignedIn(n) => (Visitor::user_id(n), "signed_in", format!("user{n}@test.invalid")),
-    };
-    request
-        .header("x-vibe-user-id", identity.0.to_string())
-        .header("x-vibe-user-relation", identity.1)
-        .header("x-vibe-user-email", identity.2)
+    /// Sends a request to the app's live version in this process, as the host's routing does
+    /// after it has vouched for `visitor` (the identity headers of `runner::identity_headers`):
+    /// the status, the `location` if any, and the body.
+    async fn handle(
+        &self,
+        method: Method,
+        path: &str,
+        visitor: Visitor,
+        content_type: Option<&str>,
+        body: String,
+    ) -> (StatusCode, Option<String>, String) {
+        let live = self.server.state.apps.registry().by_id(self.id).expect("the app is live");
+        let LiveState::Serving(app) = &live.state else { panic!("the app is paused") };
+        let method = http::Method::from_bytes(method.as_str().as_bytes()).unwrap();
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "app.test")
+            .header("x-forwarded-prefix", format!("/apps/{}", self.slug));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        for (name, value) in identity_headers(visitor) {
+            request = request.header(name, value);
+        }
+        let response = app.handle(request.body(axum::body::Body::from(body)).unwrap()).await;
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(axum::body::Body::new(response.into_body()), usize::MAX).await.unwrap();
+        (status, location, String::from_utf8_lossy(&bytes).into_owned())
+    }
 }
 
 fn urlencode(text: &str) -> String {

@@ -295,15 +295,14 @@ pub fn module(spec: &AppSpec, entity: &Entity) -> Result<String, CodegenError> {
                 } else {
                     format!("crate::entities::{module}::find(record.{})?", field.name)
                 };
+                let target_plural = spec
+                    .entities
+                    .iter()
+                    .find(|e| e.name == *target)
+                    .map_or(target.as_str(), |e| e.plural.as_str());
                 format!(
                     "{find}\n            .map(|other| html!(\"<a href=\\\"{{}}\\\">{{}}</a>\", req.url(&format!(\"/{}/{{}}\", other.id)), other.label()))",
-                    ident(
-                        &spec
-                            .entities
-                            .iter()
-                            .find(|e| e.name == *target)
-                            .map_or(target.as_str(), |e| e.plural.as_str())
-                    )?
+                    ident(target_plural)?
                 )
             }
             _ => fields::display(field, "record"),
