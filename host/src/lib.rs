@@ -11,7 +11,6 @@ pub mod auth;
 pub mod build;
 pub mod config;
 pub mod conversation;
-pub mod credits;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -13,6 +13,7 @@ use crate::build::pipeline::BuildService;
 use crate::config::ServeConfig;
 use crate::events::EventBus;
 use crate::ledger::Ledger;
+use crate::ledger::app_meter::AppRequestMeter;
 use crate::mail::{self, Mailer};
 use crate::secrets::Secret;
 
@@ -44,8 +45,9 @@ impl AppState {
         let events = EventBus::start(db.clone()).await?;
         let rate_limits = Arc::new(AuthRateLimits::new(config.auth_rate_per_minute));
         let apps = AppsService::start(db.clone(), events.clone(), AppsSettings::from_config(&config));
-        let llm = crate::llm::gateway(&config.llm, db.clone())?;
         let ledger = Ledger::new(db.clone(), events.clone(), (*config.credits).clone())?;
+        let llm = crate::llm::gateway(&config.llm, ledger.clone())?;
+        apps.meter_requests(Arc::new(AppRequestMeter::new(ledger.clone(), apps.downgrade())));
         let services = AgentServices { db: db.clone(), events: events.clone(), llm: llm.clone() };
         let agents = AgentHost::start(
             db.clone(),

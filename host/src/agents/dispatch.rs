@@ -30,6 +30,7 @@ use super::runtime::{
     TurnInput, TurnOutput,
 };
 use crate::error::ApiResult;
+use crate::ledger::LedgerError;
 use crate::state::AppState;
 
 /// Why a turn could not be taken.
@@ -325,10 +326,11 @@ async fn warm_up(host: Weak<Inner>, mut changes: tokio::sync::broadcast::Receive
     }
 }
 
-/// The session's idea, and its version once recorded.
+/// The session's idea and who owns it (and pays), and its version once recorded.
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     idea_id: Uuid,
+    owner: Uuid,
     agent_type: String,
     agent_version: Option<String>,
     credits_consumed: i64,
@@ -336,8 +338,9 @@ struct SessionRow {
 
 /// Takes one turn of session `session_id` with the version of `agent_type` the session sticks to
 /// (picked from the routing table on its first turn), and records the call in the version's track
-/// record. Credits are what the session was billed during the turn (the growth of
-/// `agent_sessions.credits_consumed`, which the LLM gateway charges).
+/// record. A call that succeeded is charged to the idea's owner (`VIBE_PRICE_AGENT_CALL`, see
+/// [`charge_call`]). Credits in the record are what the session was billed during the turn (the growth
+/// of `agent_sessions.credits_consumed`, which the ledger keeps: the LLM calls and the call's price).
 pub async fn run_turn(
     state: &AppState,
     agent_type: &str,
@@ -347,7 +350,8 @@ pub async fn run_turn(
     let host = &state.agents;
     let db = &host.inner.db;
     let session: Option<SessionRow> = sqlx::query_as(
-        "SELECT idea_id, agent_type, agent_version, credits_consumed FROM agent_sessions WHERE id = $1",
+        "SELECT s.idea_id, i.user_id AS owner, s.agent_type, s.agent_version, s.credits_consumed \
+         FROM agent_sessions s JOIN ideas i ON i.id = s.idea_id WHERE s.id = $1",
     )
     .bind(session_id)
     .fetch_optional(db)
@@ -395,6 +399,9 @@ pub async fn run_turn(
         reason: format!("{error:#}"),
     })?;
     let (result, stats) = runtime.call_turn(&prepared, input, context).await;
+    if result.is_ok() {
+        charge_call(state, session.owner, session_id).await;
+    }
     let billed: Option<i64> = sqlx::query_scalar("SELECT credits_consumed FROM agent_sessions WHERE id = $1")
         .bind(session_id)
         .fetch_optional(db)
@@ -404,6 +411,21 @@ pub async fn run_turn(
     let error = result.as_ref().err().map(AgentError::code);
     host.inner.track.record(record(error, stats.duration, stats.fuel_consumed, credits)).await;
     Ok(result?)
+}
+
+/// Charges one agent call to `owner`, about `session_id`, after the call: the work is done, so a
+/// refusal (no credits left, spending paused) does not undo the turn. The ledger tells the owner they
+/// ran out, and their next LLM calls are refused before any provider is asked. A call that failed is
+/// not charged (a trap or a limit hit is the plugin's failure, not the user's usage).
+async fn charge_call(state: &AppState, owner: Uuid, session_id: Uuid) {
+    let call = Uuid::now_v7().to_string();
+    match state.ledger.charge_agent_call(owner, session_id, &call).await {
+        Ok(_) => {}
+        Err(error @ (LedgerError::Insufficient { .. } | LedgerError::SpendingPaused { .. })) => {
+            tracing::info!(%session_id, error = %error, "an agent call was not charged");
+        }
+        Err(error) => tracing::warn!(%session_id, error = %error, "charging an agent call failed"),
+    }
 }
 
 /// The version session `session_id` sticks to: the recorded one while it is routable, otherwise a

@@ -1,7 +1,12 @@
 //! Per-request analytics of served apps (path, status, duration, CPU or fuel) and the page views the
 //! Vibe Wrapper's beacon reports, written to Postgres in batches off the request path (`batch.rs`).
-//! `GET /api/apps/{id}/metrics` reads them back.
+//! `GET /api/apps/{id}/metrics` reads them back. Each written batch of requests is then handed to the
+//! [`RequestMeter`], if one is set (the credit ledger's, which charges app owners for hosting).
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -42,20 +47,44 @@ pub struct PageView {
     pub at: OffsetDateTime,
 }
 
+/// Charges served requests to the apps' owners.
+#[async_trait]
+pub trait RequestMeter: Send + Sync {
+    /// Charges `served` (requests per app) of one written batch; `batch` names the batch, so that a
+    /// retried charge is applied once. Failures are the meter's to log: analytics never fail a request.
+    async fn charge(&self, served: Vec<(Uuid, u64)>, batch: Uuid);
+}
+
+/// The meter, once set (the apps service starts before the ledger that meters it).
+type MeterSlot = Arc<OnceLock<Arc<dyn RequestMeter>>>;
+
 /// Queues analytics rows for batched insertion. Cheap to clone.
 #[derive(Clone)]
 pub struct Analytics {
     requests: Batcher<RequestRecord>,
     views: Batcher<PageView>,
+    meter: MeterSlot,
 }
 
 impl Analytics {
     /// Starts the writers on `db`.
     pub fn start(db: PgPool) -> Self {
         let for_views = db.clone();
+        let meter = MeterSlot::default();
+        let for_requests = meter.clone();
         Analytics {
-            requests: Batcher::start("app_requests", move |rows| insert_requests(db.clone(), rows)),
+            requests: Batcher::start("app_requests", move |rows| {
+                write_and_meter(db.clone(), for_requests.get().cloned(), rows)
+            }),
             views: Batcher::start("app_page_views", move |rows| insert_views(for_views.clone(), rows)),
+            meter,
+        }
+    }
+
+    /// Sets the meter every later batch of requests goes to; a second meter is ignored.
+    pub fn set_meter(&self, meter: Arc<dyn RequestMeter>) {
+        if self.meter.set(meter).is_err() {
+            tracing::warn!("a request meter was set twice; the first one stays");
         }
     }
 
@@ -102,6 +131,23 @@ pub(super) async fn prune_forever(db: PgPool) {
             }
         }
     }
+}
+
+/// Writes a batch of requests, then charges them: a batch is written once and charged once (a failed
+/// write is dropped, uncharged).
+async fn write_and_meter(
+    db: PgPool,
+    meter: Option<Arc<dyn RequestMeter>>,
+    rows: Vec<RequestRecord>,
+) -> anyhow::Result<()> {
+    let Some(meter) = meter else { return insert_requests(db, rows).await };
+    let mut served: HashMap<Uuid, u64> = HashMap::new();
+    for row in &rows {
+        *served.entry(row.app_id).or_default() += 1;
+    }
+    insert_requests(db, rows).await?;
+    meter.charge(served.into_iter().collect(), Uuid::now_v7()).await;
+    Ok(())
 }
 
 fn to_i64(value: u64) -> i64 {

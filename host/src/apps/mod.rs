@@ -45,11 +45,11 @@ use vibe_apps_runtime::{
 
 use crate::config::ServeConfig;
 use crate::events::{EventBus, EventKind};
-use analytics::Analytics;
+use analytics::{Analytics, RequestMeter};
 use artifacts::{ArtifactStore, LocalArtifacts};
 use kv::PgKv;
 use logs::PgLogSink;
-use registry::{LiveApp, LiveState, Registry};
+use registry::{LiveApp, LiveState, PauseReason, Registry};
 
 /// Where the service keeps its files and how apps are addressed.
 #[derive(Debug, Clone)]
@@ -80,6 +80,17 @@ impl AppsSettings {
 #[derive(Clone)]
 pub struct AppsService {
     inner: Arc<Inner>,
+}
+
+/// An [`AppsService`] that may be gone ([`AppsService::downgrade`]).
+#[derive(Clone)]
+pub struct WeakAppsService(Weak<Inner>);
+
+impl WeakAppsService {
+    /// The service, while it is alive.
+    pub fn upgrade(&self) -> Option<AppsService> {
+        self.0.upgrade().map(|inner| AppsService { inner })
+    }
 }
 
 struct Inner {
@@ -140,6 +151,16 @@ impl AppsService {
     /// The analytics recorder.
     pub fn analytics(&self) -> &Analytics {
         &self.inner.analytics
+    }
+
+    /// Hands every written batch of served requests to `meter` (the credit ledger's, at server start).
+    pub fn meter_requests(&self, meter: Arc<dyn RequestMeter>) {
+        self.inner.analytics.set_meter(meter);
+    }
+
+    /// A handle that does not keep the service alive, for what the service itself holds (the meter).
+    pub fn downgrade(&self) -> WeakAppsService {
+        WeakAppsService(Arc::downgrade(&self.inner))
     }
 
     /// The apps' log.
@@ -217,7 +238,9 @@ impl AppsService {
         let _one_at_a_time = self.inner.reloading.lock().await;
         let row: Option<LiveRow> = sqlx::query_as(
             "SELECT a.slug, a.status, a.hosting_config, a.features_enabled, \
-                    v.id AS version_id, v.number, v.component_digest, v.config \
+                    v.id AS version_id, v.number, v.component_digest, v.config, \
+                    EXISTS (SELECT 1 FROM app_credit_grace g WHERE g.app_id = a.id AND g.paused_at IS NOT NULL) \
+                        AS out_of_credits \
              FROM apps a LEFT JOIN app_versions v ON v.id = a.live_version_id WHERE a.id = $1",
         )
         .bind(app_id)
@@ -235,8 +258,9 @@ impl AppsService {
             return Ok(());
         };
         let fingerprint = format!(
-            "{}|{version_id}|{}|{}|{}",
+            "{}|{}|{version_id}|{}|{}|{}",
             row.status,
+            row.out_of_credits,
             row.hosting_config,
             row.features_enabled,
             row.config.as_ref().map(Value::to_string).unwrap_or_default()
@@ -246,7 +270,11 @@ impl AppsService {
             return Ok(());
         }
         let state = if row.status == "paused" {
-            LiveState::Paused
+            LiveState::Paused(if row.out_of_credits {
+                PauseReason::OutOfCredits
+            } else {
+                PauseReason::ByOwner
+            })
         } else {
             let config = row.config.clone().unwrap_or(Value::Null);
             let app = self.register(app_id, digest, &row.hosting_config, &config).await?;
@@ -353,6 +381,8 @@ struct LiveRow {
     number: Option<i32>,
     component_digest: Option<String>,
     config: Option<Value>,
+    /// Paused by the credit ledger after its owner's grace period ended.
+    out_of_credits: bool,
 }
 
 /// Reloads an app whenever an `app:status` event about it arrives, from any process; after missing

@@ -20,8 +20,17 @@ use vibe_apps_runtime::LazyApp;
 pub enum LiveState {
     /// Its live version serves requests (loaded on demand).
     Serving(LazyApp),
-    /// Its owner paused it: it answers 503.
-    Paused,
+    /// Paused: it answers 503 with a page saying why.
+    Paused(PauseReason),
+}
+
+/// Why an app is paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseReason {
+    /// Its owner paused it.
+    ByOwner,
+    /// Its owner ran out of credits and the grace period ended (`crate::ledger::grace`).
+    OutOfCredits,
 }
 
 /// One app as this process serves it.

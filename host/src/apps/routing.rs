@@ -29,7 +29,7 @@ use vibe_apps_runtime::{REQUEST_ID_HEADER, RequestStats};
 use super::analytics::{PageView, RequestRecord};
 use super::entry::{self, APP_SESSION_COOKIE};
 use super::identity;
-use super::registry::{LiveApp, LiveState};
+use super::registry::{LiveApp, LiveState, PauseReason};
 use super::wrapper;
 use crate::auth::SESSION_COOKIE;
 use crate::state::AppState;
@@ -115,7 +115,7 @@ async fn serve(state: &AppState, live: Arc<LiveApp>, request: Request, mount: Mo
     }
     let app = match &live.state {
         LiveState::Serving(app) => app.clone(),
-        LiveState::Paused => return paused(),
+        LiveState::Paused(reason) => return paused(*reason),
     };
     let response = app.handle(request).await;
     let stats = response.extensions().get::<RequestStats>().cloned();
@@ -248,12 +248,15 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
     response
 }
 
-fn paused() -> Response {
-    let mut response = page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "This app is paused",
-        "Its owner has paused it. Please come back later.",
-    );
+fn paused(reason: PauseReason) -> Response {
+    let text = match reason {
+        PauseReason::ByOwner => "Its owner has paused it. Please come back later.",
+        PauseReason::OutOfCredits => {
+            "Its hosting credits have run out. It will be back as soon as its owner renews them; please come \
+             back later."
+        }
+    };
+    let mut response = page(StatusCode::SERVICE_UNAVAILABLE, "This app is paused", text);
     response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("3600"));
     response
 }

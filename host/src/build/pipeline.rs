@@ -121,16 +121,14 @@ pub async fn start(state: &AppState, idea_id: Uuid, user_id: Uuid) -> Result<Uui
         ));
     };
     let build_id = Uuid::now_v7();
-    let reservation = match state.ledger.reserve_build(user_id, build_id).await {
-        Ok(reservation) => reservation,
-        Err(error) => {
-            let error = ApiError::from(error);
-            if matches!(error, ApiError::PaymentRequired(_) | ApiError::SpendingPaused(_)) {
-                notify(&state.db, user_id, idea_id, &format!("The build could not start: {error}")).await;
-            }
-            return Err(error);
-        }
-    };
+    // The hold lasts as long as the build may: every attempt at its time limit, and the tests.
+    let limits = &state.config.build;
+    let longest = std::time::Duration::from_secs(
+        limits.build_timeout_secs.saturating_add(300).saturating_mul(u64::from(limits.build_attempts.max(1))),
+    );
+    // A refusal (no credits, spending paused) is the caller's error; the ledger notifies them.
+    let reservation =
+        state.ledger.reserve_build(user_id, build_id, Some(longest)).await.map_err(ApiError::from)?;
     let app_id: Option<Uuid> =
         sqlx::query_scalar("SELECT id FROM apps WHERE idea_id = $1 ORDER BY created_at LIMIT 1")
             .bind(idea_id)
@@ -672,7 +670,7 @@ impl<'a> Run<'a> {
         let ledger = &self.state.ledger;
         let charged = match (&outcome, self.build.reservation_id) {
             (Ok(_), Some(reservation)) => match ledger.settle(reservation, ledger.build_price()).await {
-                Ok(_) => ledger.build_price(),
+                Ok(settled) => settled.charged,
                 Err(error) => {
                     tracing::warn!(error = %error, "settling a build's credits failed");
                     0

@@ -6,7 +6,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::spikes::{self, Spike};
-use super::{CreditsConfig, EntryKind, LedgerError, LedgerResult, NewEntry, Posted, Reference};
+use super::{
+    CreditsConfig, EntryKind, LedgerError, LedgerResult, NewEntry, Posted, Reference, ReferenceKind,
+};
 
 /// Longest idempotency key accepted.
 pub const MAX_KEY_LEN: usize = 200;
@@ -169,7 +171,26 @@ pub(super) async fn insert(
         .bind(balance_after)
         .execute(&mut *conn)
         .await?;
+    count_on_session(conn, entry).await?;
     Ok(ledger_id)
+}
+
+/// Adds a usage entry about an agent session to `agent_sessions.credits_consumed`, in the entry's
+/// transaction, so the session's total (shown with the session and in its track record) is always the
+/// sum of its usage entries, whoever charged them (the LLM gateway, the agent-call meter).
+async fn count_on_session(conn: &mut PgConnection, entry: &NewEntry) -> LedgerResult<()> {
+    let Some(reference) = &entry.reference else { return Ok(()) };
+    if entry.kind != EntryKind::Usage || reference.kind != ReferenceKind::AgentSession {
+        return Ok(());
+    }
+    // Sessions are UUIDs; a reference that is not one names no row to count on.
+    let Ok(session_id) = reference.id.parse::<Uuid>() else { return Ok(()) };
+    sqlx::query("UPDATE agent_sessions SET credits_consumed = credits_consumed - $2 WHERE id = $1")
+        .bind(session_id)
+        .bind(entry.amount)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The fingerprint an entry written by [`insert`] gets (for callers that build the entry themselves).

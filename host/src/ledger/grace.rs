@@ -1,7 +1,8 @@
-//! App hosting charges and the grace period: an app's requests are charged to its owner; when the owner
-//! runs out, the app keeps serving for `VIBE_CREDITS_APP_GRACE_MINUTES` (the owner is told when it ends),
-//! then it is paused (503, the apps runtime's paused page) until the owner adds credits and resumes it.
-//! A successful charge ends the grace period.
+//! App hosting charges and the grace period: an app's requests are charged to its owner (batch by batch,
+//! by [`super::app_meter`]); when the owner runs out, the app keeps serving for
+//! `VIBE_CREDITS_APP_GRACE_MINUTES` (the owner is told when it ends), then it is paused (503, a page
+//! saying its credits ran out) until the owner adds credits and resumes it. A successful charge ends the
+//! grace period; an app resumed while its owner still cannot pay is paused again at its next charge.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -43,7 +44,20 @@ impl Ledger {
         batch_key: &str,
     ) -> LedgerResult<AppCharge> {
         let cost = app_requests_cost(requests, self.config.price_app_1k_requests);
-        if cost == 0 {
+        self.charge_app(apps, app_id, cost, requests, batch_key).await
+    }
+
+    /// Charges `credits` for `requests` requests of `app_id` to its owner, with the grace path of
+    /// [`Ledger::charge_app_requests`] (for callers that priced the requests themselves).
+    pub async fn charge_app(
+        &self,
+        apps: Option<&AppsService>,
+        app_id: Uuid,
+        credits: i64,
+        requests: u64,
+        batch_key: &str,
+    ) -> LedgerResult<AppCharge> {
+        if credits <= 0 {
             return Ok(AppCharge::Free);
         }
         let owner: Uuid = sqlx::query_scalar("SELECT user_id FROM apps WHERE id = $1")
@@ -54,7 +68,7 @@ impl Ledger {
         let entry = NewEntry {
             user_id: owner,
             kind: EntryKind::Usage,
-            amount: -cost,
+            amount: -credits,
             reason: format!("{requests} app requests"),
             reference: Some(Reference::new(ReferenceKind::App, app_id)),
             idempotency_key: format!("app_requests:{app_id}:{batch_key}"),
@@ -115,7 +129,8 @@ impl Ledger {
         Ok(AppCharge::Paused)
     }
 
-    /// Pauses an app whose grace period ended and tells its owner.
+    /// Pauses an app whose grace period ended and tells its owner (once). An app already marked paused
+    /// that still serves requests was resumed by its owner without credits: it is paused again.
     async fn pause_app(&self, apps: &AppsService, app_id: Uuid, owner: Uuid) -> LedgerResult<()> {
         let marked = sqlx::query(
             "UPDATE app_credit_grace SET paused_at = now() WHERE app_id = $1 AND paused_at IS NULL",
@@ -124,12 +139,12 @@ impl Ledger {
         .execute(&self.db)
         .await?
         .rows_affected();
-        if marked == 0 {
-            return Ok(());
-        }
         if let Err(error) = apps.set_paused(app_id, true).await {
             // An app with no live version has nothing to pause.
             tracing::info!(%app_id, error = %error, "credits: app past its grace period not paused");
+        }
+        if marked == 0 {
+            return Ok(());
         }
         self.notify_user(
             owner,

@@ -51,16 +51,22 @@ impl Ledger {
         self.post(&entry).await.map(Some)
     }
 
-    /// Holds the price of a build (`VIBE_PRICE_BUILD`) of `build_id` for `user_id` before it starts.
-    /// Settle it with [`Ledger::build_price`] when the build succeeded; release it when it failed.
-    pub async fn reserve_build(&self, user_id: Uuid, build_id: Uuid) -> LedgerResult<Reservation> {
+    /// Holds the price of a build (`VIBE_PRICE_BUILD`) of `build_id` for `user_id` before it starts,
+    /// for as long as the build may take (`ttl`; the ledger's default when `None`). Settle it with
+    /// [`Ledger::build_price`] when the build succeeded; release it when it failed.
+    pub async fn reserve_build(
+        &self,
+        user_id: Uuid,
+        build_id: Uuid,
+        ttl: Option<std::time::Duration>,
+    ) -> LedgerResult<Reservation> {
         self.reserve(&ReserveRequest {
             user_id,
             amount: self.build_price().max(1),
             reason: "build".to_owned(),
             reference: Some(Reference::new(ReferenceKind::Build, build_id)),
             idempotency_key: format!("build:{build_id}"),
-            ttl: None,
+            ttl,
         })
         .await
     }

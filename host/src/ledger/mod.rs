@@ -16,9 +16,12 @@
 //! consumption spike ([`spikes`]). Running out publishes a `notification` to the user.
 //!
 //! Other parts call [`Ledger`] (from `AppState::ledger`): [`metering`] has the price table and the charges
-//! for agent calls, builds and app requests; [`Ledger::reserve`] / [`Ledger::settle`] /
-//! [`Ledger::release`] serve the LLM gateway and the build pipeline.
+//! for agent calls (the agent dispatcher), builds and app requests ([`app_meter`], fed by the apps'
+//! analytics batches); [`Ledger::reserve`] / [`Ledger::settle`] / [`Ledger::release`] serve the LLM
+//! gateway (`crate::llm::billing`) and the build pipeline ([`Ledger::reserve_build`]). A usage entry
+//! about an agent session also counts on `agent_sessions.credits_consumed`, in the same transaction.
 
+pub mod app_meter;
 pub mod cli;
 pub mod config;
 mod entries;

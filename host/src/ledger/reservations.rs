@@ -70,6 +70,7 @@ struct Row {
     reason: String,
     reference_type: Option<String>,
     reference_id: Option<String>,
+    idempotency_key: String,
     status: String,
     charged: Option<i64>,
     ledger_id: Option<i64>,
@@ -140,7 +141,7 @@ impl Ledger {
     }
 
     /// Charges `actual` credits of the reservation (at most what it holds, and never more than the
-    /// balance) as one `usage` entry and frees the rest. Settling again with the same amount returns the
+    /// balance) as one `usage` entry, under the reservation's idempotency key, and frees the rest. Settling again with the same amount returns the
     /// first result; with another amount it is refused. A released reservation cannot be settled.
     pub async fn settle(&self, reservation_id: Uuid, actual: i64) -> LedgerResult<Settled> {
         if actual < 0 {
@@ -156,7 +157,7 @@ impl Ledger {
             "settled" => {
                 let charged = row.charged.unwrap_or(0);
                 if charged != wanted {
-                    return Err(LedgerError::KeyReused(format!("reservation:{reservation_id}")));
+                    return Err(LedgerError::KeyReused(row.idempotency_key));
                 }
                 let released = row.amount - charged;
                 return Ok(Settled { reservation_id, charged, released, ledger_id: row.ledger_id });
@@ -178,7 +179,8 @@ impl Ledger {
                 amount: -charged,
                 reason: row.reason.clone(),
                 reference: reference_of(&row),
-                idempotency_key: format!("reservation:{reservation_id}"),
+                // The work's one key on both tables: `llm_call:<id>`, `build:<id>`.
+                idempotency_key: row.idempotency_key.clone(),
             };
             let ledger_id =
                 entries::insert(&mut tx, &entry, balance - charged, &entries::fingerprint_of(&entry)).await?;
@@ -257,7 +259,7 @@ impl Ledger {
 /// Locks a reservation row.
 async fn lock(conn: &mut PgConnection, id: Uuid) -> LedgerResult<Option<Row>> {
     Ok(sqlx::query_as(
-        "SELECT user_id, amount, reason, reference_type, reference_id, status, charged, ledger_id \
+        "SELECT user_id, amount, reason, reference_type, reference_id, idempotency_key, status, charged, ledger_id \
          FROM credit_reservations WHERE id = $1 FOR UPDATE",
     )
     .bind(id)

@@ -3,10 +3,11 @@
 //!
 //! 1. limits (`limits.rs`): size, `max_tokens` capped, tools well formed;
 //! 2. the user who pays (the owner of the session's idea) and their rate limit (`rate_limit.rs`);
-//! 3. the credit check and reservation (`billing.rs`), before any provider is asked;
+//! 3. the credit reservation through the ledger (`billing.rs`), before any provider is asked;
 //! 4. the providers in order, with retries and fallback (`fallback.rs`), each speaking its wire
 //!    format (`anthropic.rs`, `openai.rs`, streams through `sse.rs`);
-//! 5. the bill: ledger, session, `llm_calls` (`billing.rs`; for streams, `stream.rs`).
+//! 5. the bill: the reservation settled with the real cost (released when no provider answered),
+//!    and the `llm_calls` record (`billing.rs`; for streams, `stream.rs`).
 //!
 //! With no provider configured, [`gateway`] gives [`NoLlmProvider`] (guided mode).
 
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sqlx::PgPool;
 
 use self::anthropic::Anthropic;
 use self::billing::{Billing, Prices, Reservation, Settlement};
@@ -40,11 +40,12 @@ use crate::agents::runtime::{
     LlmCallInfo, LlmError, LlmGateway, LlmRequest, LlmResponse, LlmStream, LlmToolRequest, LlmToolResponse,
     LlmUsage, NoLlmProvider,
 };
+use crate::ledger::Ledger;
 
 /// The gateway `config` describes: [`Gateway`] with the configured providers, or
-/// [`NoLlmProvider`] when there are none.
-pub fn gateway(config: &LlmConfig, db: PgPool) -> anyhow::Result<Arc<dyn LlmGateway>> {
-    match Gateway::from_config(config, db)? {
+/// [`NoLlmProvider`] when there are none. Calls are billed through `ledger`.
+pub fn gateway(config: &LlmConfig, ledger: Ledger) -> anyhow::Result<Arc<dyn LlmGateway>> {
+    match Gateway::from_config(config, ledger)? {
         Some(gateway) => Ok(Arc::new(gateway)),
         None => Ok(Arc::new(NoLlmProvider)),
     }
@@ -67,8 +68,8 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    /// The gateway `config` describes; `None` when no provider is configured.
-    pub fn from_config(config: &LlmConfig, db: PgPool) -> anyhow::Result<Option<Gateway>> {
+    /// The gateway `config` describes, billing through `ledger`; `None` when no provider is configured.
+    pub fn from_config(config: &LlmConfig, ledger: Ledger) -> anyhow::Result<Option<Gateway>> {
         let order = config.provider_order()?;
         if order.is_empty() {
             return Ok(None);
@@ -117,7 +118,7 @@ impl Gateway {
                 max_request_bytes: config.llm_max_request_bytes,
                 max_tokens: config.llm_max_tokens.max(1),
             },
-            billing: Billing::new(db, prices),
+            billing: Billing::new(ledger, prices),
             rate: UserRateLimits::new(config.llm_rate_per_minute),
         }))
     }
@@ -147,7 +148,7 @@ impl Gateway {
         Ok((prepared, reservation))
     }
 
-    /// Settles a call that did not get going (every provider failed).
+    /// Ends a call that did not get going (every provider failed): its credits are released.
     async fn settle_failure(&self, reservation: &Reservation, error: &LlmError, started: Instant) {
         let settlement = Settlement {
             provider: None,
@@ -156,9 +157,7 @@ impl Gateway {
             error: Some(error.to_string()),
             latency: started.elapsed(),
         };
-        if let Err(billing) = self.billing.settle(reservation, &settlement).await {
-            tracing::error!(error = %billing, "a failed LLM call could not be recorded");
-        }
+        self.billing.release(reservation, &settlement).await;
     }
 }
 

@@ -17,7 +17,7 @@ fn serving(server: &TestServer, slug: &str) -> LazyApp {
     let live = server.state.apps.registry().by_slug(slug).expect("the app is live");
     match &live.state {
         LiveState::Serving(app) => app.clone(),
-        LiveState::Paused => panic!("{slug} is paused"),
+        LiveState::Paused(_) => panic!("{slug} is paused"),
     }
 }
 

@@ -20,8 +20,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 use vibe_host::apps::deploy::NewVersion;
-use vibe_host::build::codegen::{self, GeneratedApp};
 use vibe_host::apps::registry::LiveState;
+use vibe_host::build::codegen::{self, GeneratedApp};
 use vibe_host::build::plan::Visitor;
 use vibe_host::build::runner::identity_headers;
 use vibe_host::spec::{self, AppSpec};
@@ -127,7 +127,8 @@ impl LiveApp {
         let response = app.handle(request.body(axum::body::Body::from(body)).unwrap()).await;
         let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
         let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(axum::body::Body::new(response.into_body()), usize::MAX).await.unwrap();
+        let bytes =
+            axum::body::to_bytes(axum::body::Body::new(response.into_body()), usize::MAX).await.unwrap();
         (status, location, String::from_utf8_lossy(&bytes).into_owned())
     }
 }

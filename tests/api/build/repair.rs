@@ -15,7 +15,7 @@ use vibe_host::agents::dispatch::run_turn;
 use vibe_host::agents::runtime::{Artifact, ContentType, Message, Role, TurnInput};
 use vibe_host::build::codegen::GeneratedApp;
 use vibe_host::build::repair::{self, RepairError, repair};
-use vibe_host::credits::{self, Entry, EntryKind};
+use vibe_host::ledger::{EntryKind, NewEntry};
 
 use crate::llm::fake::{FakeProvider, INPUT_TOKENS, OUTPUT_TOKENS, Reply};
 use crate::llm::{Format, config};
@@ -56,7 +56,8 @@ fn completion(content: &Value) -> Reply {
 }
 
 /// Someone building an app (with `credits`) and their idea.
-async fn builder(db: &PgPool, credits: i64) -> (Uuid, Uuid) {
+async fn builder(server: &TestServer, credits: i64) -> (Uuid, Uuid) {
+    let db = &server.db;
     let (user, idea) = (Uuid::new_v4(), Uuid::new_v4());
     sqlx::query("INSERT INTO users (id, email) VALUES ($1, $2)")
         .bind(user)
@@ -71,16 +72,15 @@ async fn builder(db: &PgPool, credits: i64) -> (Uuid, Uuid) {
         .await
         .unwrap();
     if credits > 0 {
-        let mut conn = db.acquire().await.unwrap();
-        let grant = Entry {
+        let grant = NewEntry {
             user_id: user,
             kind: EntryKind::Grant,
             amount: credits,
-            reason: "test credits",
+            reason: "test credits".to_owned(),
             reference: None,
-            idempotency_key: "test-grant",
+            idempotency_key: "test-grant".to_owned(),
         };
-        credits::apply(&mut conn, &grant).await.unwrap();
+        server.state.ledger.post(&grant).await.unwrap();
     }
     (user, idea)
 }
@@ -131,7 +131,7 @@ async fn the_models_fix_comes_back_through_repair_in_one_paid_session_per_build(
     builtin::install(&server.state).await.unwrap();
     let state = &server.state;
     assert!(repair::enabled(state), "a model is configured");
-    let (user, idea) = builder(&db, 1000).await;
+    let (user, idea) = builder(&server, 1000).await;
 
     let fix = json!({"files": {"src/lib.rs": FIXED}, "summary": "The field is `title`, not `titel`."});
     provider.push(completion(&fix));
@@ -210,7 +210,7 @@ async fn a_model_answer_touching_the_migrations_or_escaping_src_is_refused(db: P
     let llm = config(&[(Format::OpenAi, &provider)]);
     let server = TestServer::start_with(db.clone(), |config| *config.llm = llm).await;
     builtin::install(&server.state).await.unwrap();
-    let (user, idea) = builder(&db, 1000).await;
+    let (user, idea) = builder(&server, 1000).await;
 
     for path in ["migrations/x.sql", "../evil"] {
         let answer = json!({"files": {"src/lib.rs": FIXED, path: "DROP TABLE books;"}, "summary": "Fixed."});
@@ -240,7 +240,7 @@ async fn in_guided_mode_repairs_are_off_and_the_agent_changes_nothing(db: PgPool
     builtin::install(&server.state).await.unwrap();
     let state = &server.state;
     assert!(!repair::enabled(state), "no model: guided mode");
-    let (user, idea) = builder(&db, 0).await;
+    let (user, idea) = builder(&server, 0).await;
     assert_eq!(repair(state, idea, user, &spec(), &broken(), ERRORS).await.unwrap(), None);
     assert!(build_sessions(&db, idea).await.is_empty(), "the agent was not called");
     assert!(code_versions(&db, idea).await.is_empty());

@@ -40,7 +40,7 @@ async fn usage_shows_per_session_build_and_app(db: PgPool) {
     }
     ledger.charge_agent_call(ada.id, session, "c3").await.unwrap();
     let build = Uuid::now_v7();
-    let hold = ledger.reserve_build(ada.id, build).await.unwrap();
+    let hold = ledger.reserve_build(ada.id, build, None).await.unwrap();
     ledger.settle(hold.id, ledger.build_price()).await.unwrap();
     let app = insert_app(&db, ada.id, "shop").await;
     let charge = ledger.charge_app_requests(None, app, 2500, "window-1").await.unwrap();
@@ -77,7 +77,7 @@ async fn a_build_the_user_cannot_pay_is_refused_before_it_starts(db: PgPool) {
     let server = TestServer::start(db.clone()).await;
     let ada = server.signup("ada@example.com").await;
     set_balance(&db, ada.id, 3).await;
-    let refused = server.state.ledger.reserve_build(ada.id, Uuid::now_v7()).await.unwrap_err();
+    let refused = server.state.ledger.reserve_build(ada.id, Uuid::now_v7(), None).await.unwrap_err();
     assert!(matches!(refused, LedgerError::Insufficient { available: 3, needed: 5 }), "{refused:?}");
     let response = axum::response::IntoResponse::into_response(vibe_host::error::ApiError::from(refused));
     assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
@@ -117,7 +117,7 @@ async fn a_consumption_spike_pauses_spending_until_an_operator_lifts_it(db: PgPo
     let response = axum::response::IntoResponse::into_response(vibe_host::error::ApiError::from(paused));
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(matches!(
-        ledger.reserve_build(ada.id, Uuid::now_v7()).await,
+        ledger.reserve_build(ada.id, Uuid::now_v7(), None).await,
         Err(LedgerError::SpendingPaused { .. })
     ));
     assert_eq!(balance(&db, ada.id).await, 88);

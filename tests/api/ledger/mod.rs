@@ -1,12 +1,14 @@
-//! The credit ledger against real PostgreSQL: concurrent spending, idempotency, reservations and the
-//! restart sweep, metering and usage summaries, spike pauses, app grace, Stripe purchases (a local server
-//! speaking Stripe's wire format) and the webhook, the operator CLI.
+//! The credit ledger against real PostgreSQL: concurrent spending, idempotency, reservations and a real
+//! process killed while holding one, metering (agent calls, builds, app hosting through its grace period)
+//! and usage summaries, spike pauses, Stripe purchases (a local server speaking Stripe's wire format) and
+//! the webhook, the operator CLI.
 
 mod concurrency;
+mod crash;
+mod hosting;
 mod metering;
 mod purchases;
 mod reservations;
-mod restart;
 
 use sqlx::PgPool;
 use uuid::Uuid;

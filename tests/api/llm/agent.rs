@@ -1,11 +1,11 @@
 //! An agent plugin reaching the model: the echo component, published, approved and routed, takes
 //! a turn through the dispatcher of a server whose gateway points at the local provider; the
-//! session's owner pays.
+//! session's owner pays for the LLM calls and for each agent call, all on the one ledger.
 
 use serde_json::json;
 use sqlx::PgPool;
 use vibe_host::agents::dispatch::run_turn;
-use vibe_host::credits::{self, Entry, EntryKind};
+use vibe_host::ledger::{EntryKind, NewEntry};
 
 use super::fake::FakeProvider;
 use super::{Format, balance, config};
@@ -26,17 +26,29 @@ async fn an_agent_turn_reaches_the_provider_through_the_gateway_and_is_billed(db
         .fetch_one(&db)
         .await
         .unwrap();
-    let mut conn = db.acquire().await.unwrap();
-    let grant = Entry {
+    let grant = NewEntry {
         user_id: owner,
         kind: EntryKind::Grant,
         amount: 50,
-        reason: "test credits",
+        reason: "test credits".to_owned(),
         reference: None,
-        idempotency_key: "grant",
+        idempotency_key: "grant".to_owned(),
     };
-    credits::apply(&mut conn, &grant).await.unwrap();
-    drop(conn);
+    server.state.ledger.post(&grant).await.unwrap();
+    // Each agent call that succeeds costs this much on top of its LLM calls.
+    let per_call = server.state.ledger.config().price_agent_call;
+    assert!(per_call > 0);
+    let agent_calls = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM credit_ledger WHERE user_id = $1 AND kind = 'usage' \
+             AND reference_type = 'agent_session' AND reference_id = $2 AND idempotency_key LIKE 'agent_call:%'",
+        )
+        .bind(owner)
+        .bind(session.to_string())
+        .fetch_one(&db)
+        .await
+        .unwrap()
+    };
 
     let output =
         run_turn(&server.state, "ideation", session, turn("ideation", "what should I build?")).await.unwrap();
@@ -56,8 +68,9 @@ async fn an_agent_turn_reaches_the_provider_through_the_gateway_and_is_billed(db
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(consumed, 3);
-    assert_eq!(balance(&db, owner).await, 47);
+    assert_eq!(consumed, 3 + per_call, "the LLM call and the agent call, counted on the session");
+    assert_eq!(balance(&db, owner).await, 50 - 3 - per_call);
+    assert_eq!(agent_calls().await, 1);
 
     // A tool round trip through `complete-with-tools`: the model calls the agent's tool, the
     // agent answers, the model uses the result.
@@ -68,21 +81,33 @@ async fn an_agent_turn_reaches_the_provider_through_the_gateway_and_is_billed(db
     assert_eq!(requests.len(), 3);
     assert_eq!(requests[1].body["tools"][0]["function"]["name"], "weather");
     assert_eq!(requests[2].body["messages"][2]["role"], "tool");
-    assert_eq!(balance(&db, owner).await, 41, "three calls of 3 credits");
+    let left = 50 - 3 * 3 - 2 * per_call;
+    assert_eq!(balance(&db, owner).await, left, "three LLM calls of 3 credits and two agent calls");
+    assert_eq!(agent_calls().await, 2);
 
-    // Without credits the agent sees the refusal as an ordinary error and still answers.
-    let mut conn = db.acquire().await.unwrap();
-    let spend_all = Entry {
+    // Without credits the agent sees the refusal as an ordinary error and still answers; the agent
+    // call itself cannot be charged, the owner is told, and the balance stays at zero.
+    let spend_all = NewEntry {
         user_id: owner,
         kind: EntryKind::Adjustment,
-        amount: -41,
-        reason: "test: nothing left",
+        amount: -left,
+        reason: "test: nothing left".to_owned(),
         reference: None,
-        idempotency_key: "empty",
+        idempotency_key: "empty".to_owned(),
     };
-    credits::apply(&mut conn, &spend_all).await.unwrap();
-    drop(conn);
+    server.state.ledger.post(&spend_all).await.unwrap();
     let output = run_turn(&server.state, "ideation", session, turn("ideation", "again")).await.unwrap();
     assert!(output.replies[0].contains("llm: Error::InsufficientCredits("), "{}", output.replies[0]);
     assert_eq!(provider.requests().len(), 3, "the refused call never left");
+    assert_eq!(balance(&db, owner).await, 0);
+    assert_eq!(agent_calls().await, 2);
+    let told: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE kind = 'notification' AND user_id = $1 \
+         AND data->>'kind' = 'insufficient_credits'",
+    )
+    .bind(owner)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(told, 1, "told once, however many refusals");
 }

@@ -34,7 +34,7 @@ async fn ledger(db: &PgPool, user_id: Uuid) -> Vec<LedgerRow> {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_call_is_charged_to_the_idea_owner_on_the_ledger_session_and_call_record(db: PgPool) {
     let server = FakeProvider::start().await;
-    let gateway = gateway(&config(&[(Format::Anthropic, &server)]), &db);
+    let gateway = gateway(&config(&[(Format::Anthropic, &server)]), &db).await;
     let account = account(&db, 20).await;
     let session = account.call.session_id;
 
@@ -102,7 +102,7 @@ async fn a_call_is_charged_to_the_idea_owner_on_the_ledger_session_and_call_reco
 #[sqlx::test(migrations = "../migrations")]
 async fn a_call_the_balance_cannot_cover_is_refused_before_the_provider_is_asked(db: PgPool) {
     let server = FakeProvider::start().await;
-    let gateway = Arc::new(gateway(&config(&[(Format::OpenAi, &server)]), &db));
+    let gateway = Arc::new(gateway(&config(&[(Format::OpenAi, &server)]), &db).await);
     // max_tokens 1000 at 3 per 1k makes a ceiling over 3 credits.
     let account = account(&db, 3).await;
 
@@ -143,7 +143,7 @@ async fn calls_beyond_the_per_user_rate_are_refused(db: PgPool) {
     let server = FakeProvider::start().await;
     let mut config = config(&[(Format::Anthropic, &server)]);
     config.llm_rate_per_minute = 2;
-    let gateway = gateway(&config, &db);
+    let gateway = gateway(&config, &db).await;
     let account = account(&db, 100).await;
     gateway.complete(&account.call, ask("one")).await.unwrap();
     gateway.complete(&account.call, ask("two")).await.unwrap();
@@ -160,7 +160,7 @@ async fn oversized_requests_are_refused_and_max_tokens_capped(db: PgPool) {
     let server = FakeProvider::start().await;
     let mut config = config(&[(Format::OpenAi, &server)]);
     config.llm_max_tokens = 600;
-    let gateway = gateway(&config, &db);
+    let gateway = gateway(&config, &db).await;
     let account = account(&db, 100).await;
 
     let mut huge = ask("hello");
@@ -224,7 +224,7 @@ async fn api_keys_never_appear_in_errors_logs_or_debug_output(db: PgPool) {
         retry_after: None,
     });
     let config = config(&[(Format::Anthropic, &anthropic), (Format::OpenAi, &openai)]);
-    let gateway = gateway(&config, &db);
+    let gateway = gateway(&config, &db).await;
     let account = account(&db, 100).await;
 
     let error = gateway.complete(&account.call, ask("hello")).await.unwrap_err();

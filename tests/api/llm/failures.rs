@@ -22,7 +22,8 @@ async fn a_failing_provider_is_retried_then_the_next_one_answers(db: PgPool) {
         // One retry: two failures before falling back.
         primary.push(failure.clone());
         primary.push(failure.clone());
-        let gateway = gateway(&config(&[(Format::Anthropic, &primary), (Format::OpenAi, &secondary)]), &db);
+        let gateway =
+            gateway(&config(&[(Format::Anthropic, &primary), (Format::OpenAi, &secondary)]), &db).await;
         let account = account(&db, 100).await;
 
         let response = gateway.complete(&account.call, ask("hello")).await.unwrap();
@@ -38,7 +39,7 @@ async fn a_failing_provider_is_retried_then_the_next_one_answers(db: PgPool) {
     let secondary = FakeProvider::start().await;
     primary.push(status(503, None));
     primary.push(status(503, None));
-    let gateway = gateway(&config(&[(Format::OpenAi, &primary), (Format::Anthropic, &secondary)]), &db);
+    let gateway = gateway(&config(&[(Format::OpenAi, &primary), (Format::Anthropic, &secondary)]), &db).await;
     let account = account(&db, 100).await;
     let mut stream = gateway.stream(&account.call, ask("hi")).await.unwrap();
     assert_eq!(read_all(&mut stream).await.unwrap().concat(), "answer to: hi");
@@ -49,7 +50,7 @@ async fn a_refused_request_is_neither_retried_nor_sent_elsewhere(db: PgPool) {
     let primary = FakeProvider::start().await;
     let secondary = FakeProvider::start().await;
     primary.push(status(400, None));
-    let gateway = gateway(&config(&[(Format::OpenAi, &primary), (Format::Anthropic, &secondary)]), &db);
+    let gateway = gateway(&config(&[(Format::OpenAi, &primary), (Format::Anthropic, &secondary)]), &db).await;
     let account = account(&db, 100).await;
 
     let error = gateway.complete(&account.call, ask("hello")).await.unwrap_err();
@@ -68,7 +69,7 @@ async fn every_provider_over_its_rate_limit_is_a_rate_limit(db: PgPool) {
         primary.push(status(429, Some(0)));
         secondary.push(status(429, Some(0)));
     }
-    let gateway = gateway(&config(&[(Format::Anthropic, &primary), (Format::OpenAi, &secondary)]), &db);
+    let gateway = gateway(&config(&[(Format::Anthropic, &primary), (Format::OpenAi, &secondary)]), &db).await;
     let account = account(&db, 100).await;
     let error = gateway.complete(&account.call, ask("hello")).await.unwrap_err();
     assert!(matches!(error, LlmError::RateLimited(_)), "{error:?}");
@@ -89,7 +90,7 @@ async fn broken_answers_are_clean_errors(db: PgPool) {
         let other = FakeProvider::start().await;
         server.push(Reply::RawJson("{\"id\": \"msg_01\", \"content\": [tr".to_owned()));
         let second = if format == Format::Anthropic { Format::OpenAi } else { Format::Anthropic };
-        let gateway = gateway(&config(&[(format, &server), (second, &other)]), &db);
+        let gateway = gateway(&config(&[(format, &server), (second, &other)]), &db).await;
         let error = gateway.complete(&account.call, ask("hello")).await.unwrap_err();
         expect_provider_error(error, "malformed");
         assert_eq!((server.requests().len(), other.requests().len()), (1, 0));
@@ -99,7 +100,7 @@ async fn broken_answers_are_clean_errors(db: PgPool) {
     let server = FakeProvider::start().await;
     let other = FakeProvider::start().await;
     server.push(Reply::RawSse(anthropic_frames("half an answer", None)));
-    let gateway_ = gateway(&config(&[(Format::Anthropic, &server), (Format::OpenAi, &other)]), &db);
+    let gateway_ = gateway(&config(&[(Format::Anthropic, &server), (Format::OpenAi, &other)]), &db).await;
     let mut stream = gateway_.stream(&account.call, ask("hello")).await.unwrap();
     let first = stream.next().await.unwrap();
     assert!(first.is_some(), "text arrives before the cut");
@@ -114,7 +115,7 @@ async fn broken_answers_are_clean_errors(db: PgPool) {
         anthropic_frame(json!({"type": "message_start", "message": {"model": "claude-test", "usage": {"input_tokens": 5}}})),
         "event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"index\": 0, \"delta\": {\"type\": \"text_de\n\n".to_owned(),
     ]));
-    let gateway_ = gateway(&config(&[(Format::Anthropic, &server)]), &db);
+    let gateway_ = gateway(&config(&[(Format::Anthropic, &server)]), &db).await;
     let mut stream = gateway_.stream(&account.call, ask("hello")).await.unwrap();
     expect_provider_error(read_all(&mut stream).await.unwrap_err(), "malformed");
 
@@ -125,7 +126,7 @@ async fn broken_answers_are_clean_errors(db: PgPool) {
         json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
     ));
     server.push(Reply::RawSse(frames));
-    let gateway_ = gateway(&config(&[(Format::Anthropic, &server)]), &db);
+    let gateway_ = gateway(&config(&[(Format::Anthropic, &server)]), &db).await;
     let mut stream = gateway_.stream(&account.call, ask("hello")).await.unwrap();
     expect_provider_error(read_all(&mut stream).await.unwrap_err(), "Overloaded");
 
@@ -135,7 +136,7 @@ async fn broken_answers_are_clean_errors(db: PgPool) {
     let mut frames = openai_frames("", Some(("weather", &["{\"q\": \"Par"])));
     frames.extend(openai_end());
     server.push(Reply::RawSse(frames));
-    let gateway_ = gateway(&config(&[(Format::OpenAi, &server)]), &db);
+    let gateway_ = gateway(&config(&[(Format::OpenAi, &server)]), &db).await;
     let mut stream = gateway_.stream_with_tools(&account.call, ask_with_weather("Paris")).await.unwrap();
     expect_provider_error(stream.finish_with_tools().await.unwrap_err(), "broken arguments");
 
@@ -143,7 +144,7 @@ async fn broken_answers_are_clean_errors(db: PgPool) {
     let mut frames = anthropic_frames("", Some(("weather", &["{\"q\": ", "\"Par"])));
     frames.extend(anthropic_end("tool_use"));
     server.push(Reply::RawSse(frames));
-    let gateway_ = gateway(&config(&[(Format::Anthropic, &server)]), &db);
+    let gateway_ = gateway(&config(&[(Format::Anthropic, &server)]), &db).await;
     let mut stream = gateway_.stream_with_tools(&account.call, ask_with_weather("Paris")).await.unwrap();
     expect_provider_error(stream.finish_with_tools().await.unwrap_err(), "broken arguments");
 
@@ -156,7 +157,7 @@ async fn broken_answers_are_clean_errors(db: PgPool) {
     frames.push(super::fake::openai_frame(json!({}), Some("tool_calls")));
     frames.extend(openai_end());
     server.push(Reply::RawSse(frames));
-    let gateway_ = gateway(&config(&[(Format::OpenAi, &server)]), &db);
+    let gateway_ = gateway(&config(&[(Format::OpenAi, &server)]), &db).await;
     let mut stream = gateway_.stream_with_tools(&account.call, ask_with_weather("Paris")).await.unwrap();
     expect_provider_error(stream.finish_with_tools().await.unwrap_err(), "without an id or a name");
 

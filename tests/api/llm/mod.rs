@@ -11,13 +11,17 @@ mod failures;
 pub(crate) mod fake;
 mod providers;
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 use vibe_host::agents::runtime::{
     LlmCallInfo, LlmMessage, LlmRequest, LlmRole, LlmStream, LlmTool, LlmToolMessage, LlmToolRequest,
 };
-use vibe_host::credits::{self, Entry, EntryKind};
+use vibe_host::events::EventBus;
+use vibe_host::ledger::{CreditsConfig, Ledger};
 use vibe_host::llm::Gateway;
 use vibe_host::llm::config::{LlmConfig, ProviderKind};
 
@@ -62,9 +66,23 @@ pub fn config(providers: &[(Format, &FakeProvider)]) -> LlmConfig {
     config
 }
 
-/// The gateway `config` describes.
-pub fn gateway(config: &LlmConfig, db: &PgPool) -> Gateway {
-    Gateway::from_config(config, db.clone()).unwrap().expect("a provider is configured")
+/// The ledger of the test database `db`, with the default credits settings as `vibe serve` has. One per
+/// database: its event listener holds one of the test pool's five connections for as long as the pool lives.
+pub async fn ledger(db: &PgPool) -> Ledger {
+    static LEDGERS: LazyLock<Mutex<HashMap<String, Ledger>>> = LazyLock::new(Mutex::default);
+    let name = db.connect_options().get_database().unwrap_or_default().to_owned();
+    if let Some(ledger) = LEDGERS.lock().unwrap().get(&name) {
+        return ledger.clone();
+    }
+    let events = EventBus::start(db.clone()).await.unwrap();
+    let ledger = Ledger::new(db.clone(), events, CreditsConfig::default()).unwrap();
+    LEDGERS.lock().unwrap().insert(name, ledger.clone());
+    ledger
+}
+
+/// The gateway `config` describes, billing through a ledger on `db`.
+pub async fn gateway(config: &LlmConfig, db: &PgPool) -> Gateway {
+    Gateway::from_config(config, ledger(db).await).unwrap().expect("a provider is configured")
 }
 
 /// A user with `credits` (granted through the ledger), an idea and a session on it.
@@ -84,16 +102,25 @@ pub async fn account(db: &PgPool, credits: i64) -> Account {
         .await
         .unwrap();
     if credits > 0 {
-        let mut conn = db.acquire().await.unwrap();
-        let grant = Entry {
-            user_id,
-            kind: EntryKind::Grant,
-            amount: credits,
-            reason: "test credits",
-            reference: None,
-            idempotency_key: "test-grant",
-        };
-        credits::apply(&mut conn, &grant).await.unwrap();
+        // The grant row and the balance together, as the ledger writes them (a ledger of its own here
+        // would hold one of the test pool's few connections for its event listener).
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO credit_ledger (user_id, kind, amount, balance_after, reason, idempotency_key) \
+             VALUES ($1, 'grant', $2, $2, 'test credits', 'test-grant')",
+        )
+        .bind(user_id)
+        .bind(credits)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE users SET credits_balance = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(credits)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
     }
     sqlx::query("INSERT INTO ideas (id, user_id, name) VALUES ($1, $2, 'an idea')")
         .bind(idea_id)

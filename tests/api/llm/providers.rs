@@ -31,7 +31,7 @@ fn check_headers(format: Format, request: &super::fake::Recorded) {
 async fn each_provider_completes_and_streams(db: PgPool) {
     for format in [Format::Anthropic, Format::OpenAi] {
         let server = FakeProvider::start().await;
-        let gateway = gateway(&config(&[(format, &server)]), &db);
+        let gateway = gateway(&config(&[(format, &server)]), &db).await;
         let account = account(&db, 100).await;
 
         let response = gateway.complete(&account.call, ask("what is a book club?")).await.unwrap();
@@ -86,7 +86,7 @@ fn tool_result_sent(format: Format, body: &Value) -> (String, String) {
 async fn each_provider_round_trips_a_streamed_tool_call(db: PgPool) {
     for format in [Format::Anthropic, Format::OpenAi] {
         let server = FakeProvider::start().await;
-        let gateway = gateway(&config(&[(format, &server)]), &db);
+        let gateway = gateway(&config(&[(format, &server)]), &db).await;
         let account = account(&db, 100).await;
 
         let mut request = ask_with_weather("Paris");
