@@ -140,7 +140,8 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
         </dl>
       )}
       <h3>Versions</h3>
-      <div className="table-scroll">
+      {/* Focusable so the table can be scrolled sideways from the keyboard on a narrow screen. */}
+      <div className="table-scroll" tabIndex={0} role="region" aria-label="Versions of the app">
         <table className="versions">
           <thead>
             <tr>
