@@ -32,7 +32,7 @@ function startError(failure: unknown): StartError {
   if (failure.status === 402)
     return { message: `Not enough credits for a build: ${failure.message}`, credits: true };
   if (failure.status === 409) return { message: `The build cannot start now: ${failure.message}`, credits: false };
-  return { message: failure.message, credits: false };
+  return { message: `Could not start the build: ${failure.message}`, credits: false };
 }
 
 export function BuildProgress({ ideaId, canBuild, specConfirmed, subscribe, onFinished }: Props) {
