@@ -259,6 +259,9 @@ pub struct ServeConfig {
     /// `VIBE_STRIPE_*`, `VIBE_CREDIT_*`).
     #[command(flatten)]
     pub credits: Box<crate::ledger::CreditsConfig>,
+    /// The build service's limits: time, memory, builds at once (`VIBE_BUILD_*`).
+    #[command(flatten)]
+    pub build: crate::build::compiler::BuildConfig,
     /// The data directory (app components and precompiled code live under it); `vibe serve` sets it
     /// from `--data-dir`.
     #[arg(skip)]
@@ -298,6 +301,7 @@ impl ServeConfig {
             job_workers: 2,
             job_lease_secs: 30,
             credits: Box::default(),
+            build: crate::build::compiler::BuildConfig::default(),
             // Components are content-addressed, so test servers can share one directory safely.
             data_dir: std::env::temp_dir().join("vibe-test-data"),
             web_dir: PathBuf::from("web/dist"),

@@ -6,6 +6,7 @@ mod apps;
 mod auth;
 mod authz;
 mod bad_input;
+mod build;
 mod builtin_agents;
 mod cli;
 mod collaborators;

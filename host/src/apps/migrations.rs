@@ -19,7 +19,7 @@ use super::deploy::Migration;
 use crate::error::ApiError;
 
 /// Runs every migration of `migrations` not yet applied to the app, in order, in one transaction.
-pub(super) async fn apply(tenancy: &Tenancy, app_id: Uuid, migrations: &[Migration]) -> Result<(), ApiError> {
+pub(crate) async fn apply(tenancy: &Tenancy, app_id: Uuid, migrations: &[Migration]) -> Result<(), ApiError> {
     let mut session = tenancy.app_db(app_id).session().await.map_err(unavailable)?;
     session.begin().await.map_err(unavailable)?;
     let result = run(session.as_mut(), app_id, migrations).await;

@@ -19,7 +19,7 @@ pub mod cli;
 pub mod deploy;
 pub mod kv;
 pub mod logs;
-mod migrations;
+pub(crate) mod migrations;
 pub mod registry;
 pub mod routing;
 pub mod wrapper;

@@ -2,8 +2,12 @@
 //! expects back. Deriving them is the code generator's business (it knows the URLs and shapes it
 //! generates); running them is the runner's.
 
+mod derive;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use derive::derive;
 
 /// Every test of one app version, run in order on one throw-away schema.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -25,7 +25,8 @@
 //! What is where: [`router`] (routes, 404/405, cross-origin refusal), [`request`] and
 //! [`response`], [`error`](mod@error) (handler errors and the responses they become), [`html`](mod@html) (escaped by
 //! default) and [`widgets`] (form inputs), [`form`] and [`validate`] (fields and their checks),
-//! [`db`], [`kv`], [`config`], [`log`], [`time`] (dates and timestamps), [`url`] (encoding).
+//! [`db`], [`kv`], [`config`], [`log`], [`time`] (dates and timestamps), [`url`] (encoding),
+//! [`user`] (who is asking, as the platform vouches).
 //! `serve.rs` and `bindings.rs` connect it all to `wasi:http` and the `vibe:app` imports;
 //! `sys.rs` stands in for the imports off wasm32, so apps' pure logic is testable on the host.
 
@@ -41,6 +42,7 @@ pub mod response;
 pub mod router;
 pub mod time;
 pub mod url;
+pub mod user;
 pub mod validate;
 pub mod widgets;
 
@@ -57,6 +59,7 @@ pub use request::{Method, Request};
 pub use response::Response;
 pub use router::Router;
 pub use time::{Date, Timestamp};
+pub use user::{Relation, User};
 pub use validate::{Check, FormErrors};
 
 /// Re-exported for apps: `serde_json::json!` and friends without another dependency line.
@@ -67,8 +70,8 @@ pub mod prelude {
     pub use crate::db::{self, FromRow, Row};
     pub use crate::widgets::{Input, field};
     pub use crate::{
-        Date, Error, Form, FormErrors, Html, Method, Request, Response, Result, Router, Timestamp, config,
-        html, kv, page,
+        Date, Error, Form, FormErrors, Html, Method, Relation, Request, Response, Result, Router, Timestamp,
+        User, config, html, kv, page,
     };
 }
 

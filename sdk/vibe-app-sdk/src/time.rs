@@ -119,7 +119,7 @@ impl fmt::Display for Date {
 }
 
 /// An instant: microseconds since 1970-01-01T00:00:00Z.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
@@ -137,6 +137,64 @@ impl Timestamp {
     /// The (UTC) date of this instant, if it is within years 1 to 9999.
     pub fn date(self) -> Option<Date> {
         Date::from_days_since_epoch(self.0.div_euclid(MICROS_PER_DAY))
+    }
+}
+
+/// Parses RFC 3339 (`2027-01-14T19:00:00+01:00`, `2027-01-14T18:00:00.5Z`), and also what a
+/// `datetime-local` input sends (`2027-01-14T19:00`, seconds optional, no offset: read as UTC).
+/// A space may stand for the `T`.
+impl FromStr for Timestamp {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Timestamp, String> {
+        let invalid =
+            || format!("`{text}` is not a date and time (RFC 3339, such as 2027-01-14T19:00:00+01:00)");
+        let date: Date = text.get(..10).ok_or_else(invalid)?.parse().map_err(|_| invalid())?;
+        let rest = text.get(10..).ok_or_else(invalid)?;
+        let rest = rest.strip_prefix(['T', 't', ' ']).ok_or_else(invalid)?;
+        let digits = |part: Option<&str>| {
+            part.filter(|part| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|part| part.parse::<i64>().ok())
+        };
+        let hour = digits(rest.get(..2)).filter(|hour| *hour < 24).ok_or_else(invalid)?;
+        let rest = rest.get(2..).and_then(|rest| rest.strip_prefix(':')).ok_or_else(invalid)?;
+        let minute = digits(rest.get(..2)).filter(|minute| *minute < 60).ok_or_else(invalid)?;
+        let mut rest = rest.get(2..).ok_or_else(invalid)?;
+        let (mut second, mut micros) = (0, 0);
+        if let Some(after) = rest.strip_prefix(':') {
+            second = digits(after.get(..2)).filter(|second| *second < 60).ok_or_else(invalid)?;
+            rest = after.get(2..).ok_or_else(invalid)?;
+            if let Some(after) = rest.strip_prefix('.') {
+                let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+                if end == 0 {
+                    return Err(invalid());
+                }
+                let fraction = &after[..end.min(6)];
+                micros = format!("{fraction:0<6}").parse::<i64>().map_err(|_| invalid())?;
+                rest = &after[end..];
+            }
+        }
+        let offset_minutes = match rest {
+            "" | "Z" | "z" => 0,
+            _ => {
+                let sign = match rest.as_bytes()[0] {
+                    b'+' => 1,
+                    b'-' => -1,
+                    _ => return Err(invalid()),
+                };
+                let hours = digits(rest.get(1..3)).filter(|hours| *hours < 24).ok_or_else(invalid)?;
+                let minutes = rest
+                    .get(3..)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .and_then(|rest| digits(Some(rest)))
+                    .filter(|minutes| *minutes < 60)
+                    .ok_or_else(invalid)?;
+                sign * (hours * 60 + minutes)
+            }
+        };
+        let seconds =
+            date.days_since_epoch() * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+        Ok(Timestamp(seconds * MICROS_PER_SECOND + micros))
     }
 }
 
@@ -211,5 +269,20 @@ mod tests {
         assert_eq!(Timestamp(1_714_566_600_000_000).to_string(), "2024-05-01T12:30:00Z");
         assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999999Z");
         assert_eq!(Timestamp(1_714_566_600_000_000).date(), Date::new(2024, 5, 1));
+    }
+
+    #[test]
+    fn parses_rfc3339_and_local_inputs() {
+        let noon: Timestamp = "2024-05-01T12:30:00Z".parse().unwrap();
+        assert_eq!(noon, Timestamp(1_714_566_600_000_000));
+        assert_eq!("2024-05-01T14:30:00+02:00".parse::<Timestamp>().unwrap(), noon);
+        assert_eq!("2024-05-01 12:30".parse::<Timestamp>().unwrap(), noon);
+        assert_eq!("2024-05-01T12:30:00.25Z".parse::<Timestamp>().unwrap(), Timestamp(noon.0 + 250_000));
+        assert_eq!("1969-12-31T23:59:59.999999Z".parse::<Timestamp>().unwrap(), Timestamp(-1));
+        for bad in
+            ["2024-05-01", "2024-05-01T25:00", "2024-05-01T12:30:00+0200", "2024-05-01T12:30:00.Z", "x"]
+        {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
     }
 }

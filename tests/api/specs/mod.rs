@@ -9,8 +9,13 @@ use serde_json::Value;
 
 /// The example spec shipped with the schema.
 pub fn book_club() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/examples/book-club.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    example("book-club")
+}
+
+/// The example spec `host/schemas/examples/{name}.json`.
+pub fn example(name: &str) -> Value {
+    let path = format!("{}/schemas/examples/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The example with the value at `pointer` replaced by `value` (or removed, for `Value::Null`

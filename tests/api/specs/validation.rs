@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use vibe_host::spec;
 
-use super::{book_club, changed};
+use super::{book_club, changed, example};
 
 fn violations(spec: &Value) -> Vec<spec::SpecViolation> {
     spec::validate(spec).expect_err("the spec must be refused")
@@ -31,6 +31,20 @@ fn the_book_club_example_validates_and_reads_as_a_model() {
     assert_eq!(model.sample_data.len(), 7);
     // The model serialises back to a spec that still validates.
     assert_eq!(spec::validate(&serde_json::to_value(&model).unwrap()), Ok(()));
+}
+
+#[test]
+fn the_room_booking_and_crm_examples_validate() {
+    let rooms = spec::parse(&example("room-booking")).unwrap_or_else(|v| panic!("{}", spec::summarize(&v)));
+    let names: Vec<&str> = rooms.entities.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["room", "booking"]);
+    let crm = spec::parse(&example("crm")).unwrap_or_else(|v| panic!("{}", spec::summarize(&v)));
+    assert_eq!(crm.default_roles.anonymous, None, "the CRM wants everyone signed in");
+    let roles: Vec<&str> = crm.roles.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(roles, ["admin", "sales", "viewer"]);
+    for model in [rooms, crm] {
+        assert_eq!(spec::validate(&serde_json::to_value(&model).unwrap()), Ok(()));
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! (a missing value is an error) or `optional()` (a missing value is `None`).
 
 use super::Field;
-use crate::time::Date;
+use crate::time::{Date, Timestamp};
 
 /// Gives a field type its two endings: `required()` and `optional()`.
 macro_rules! endings {
@@ -147,6 +147,47 @@ impl DateField<'_, '_> {
     }
 }
 endings!(DateField, Date);
+
+/// A date and time; see [`Check::datetime`](super::Check::datetime).
+pub struct DatetimeField<'c, 'f> {
+    pub(super) field: Field<'c, 'f>,
+}
+
+impl DatetimeField<'_, '_> {
+    fn rules(&self) -> impl FnOnce(&str) -> Result<Timestamp, String> + use<> {
+        |value| {
+            value
+                .parse::<Timestamp>()
+                .map_err(|_| "must be a date and time (such as 2027-01-14T19:00:00+01:00)".to_owned())
+        }
+    }
+}
+endings!(DatetimeField, Timestamp);
+
+/// A web address; see [`Check::url`](super::Check::url).
+pub struct UrlField<'c, 'f> {
+    pub(super) field: Field<'c, 'f>,
+}
+
+impl UrlField<'_, '_> {
+    fn rules(&self) -> impl FnOnce(&str) -> Result<String, String> + use<> {
+        |value| {
+            let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+            let host = rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+            let valid = value.len() <= 2000
+                && !value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+                && host.is_some_and(|host| !host.is_empty() && !host.starts_with(['@', ':']));
+            if valid {
+                Ok(value.to_owned())
+            } else {
+                Err("must be a web address (http:// or https://)".to_owned())
+            }
+        }
+    }
+}
+endings!(UrlField, String);
 
 /// An email address; see [`Check::email`](super::Check::email).
 pub struct EmailField<'c, 'f> {

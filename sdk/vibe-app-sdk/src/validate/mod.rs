@@ -17,7 +17,9 @@
 
 mod fields;
 
-pub use fields::{ChoiceField, DateField, DecimalField, EmailField, IntField, TextField};
+pub use fields::{
+    ChoiceField, DateField, DatetimeField, DecimalField, EmailField, IntField, TextField, UrlField,
+};
 
 use crate::form::Form;
 
@@ -91,6 +93,17 @@ impl<'f> Check<'f> {
     /// A date, `YYYY-MM-DD`.
     pub fn date<'c>(&'c mut self, name: &'c str) -> DateField<'c, 'f> {
         DateField { field: self.field(name) }
+    }
+
+    /// A date and time: RFC 3339, or a `datetime-local` input's value read as UTC (see
+    /// [`Timestamp`](crate::Timestamp)'s `FromStr`).
+    pub fn datetime<'c>(&'c mut self, name: &'c str) -> DatetimeField<'c, 'f> {
+        DatetimeField { field: self.field(name) }
+    }
+
+    /// An `http` or `https` URL with a host, at most 2000 characters, no spaces.
+    pub fn url<'c>(&'c mut self, name: &'c str) -> UrlField<'c, 'f> {
+        UrlField { field: self.field(name) }
     }
 
     /// An email address (one `@`, a dotted domain, no spaces, at most 254 characters).

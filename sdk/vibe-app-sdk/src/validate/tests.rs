@@ -133,3 +133,23 @@ fn finish_gives_the_value_when_all_pass() {
     let value = (check.text("title").required(), check.int("pages").optional());
     assert_eq!(check.finish(value), Ok(("Dune".to_owned(), Some(412))));
 }
+
+#[test]
+fn datetimes_and_urls() {
+    let form = form(&[
+        ("at", "2024-05-01T14:30:00+02:00"),
+        ("bad_at", "tomorrow"),
+        ("link", "https://example.com/a?b"),
+        ("script", "javascript:alert(1)"),
+        ("no_host", "https:///x"),
+    ]);
+    let mut check = form.check();
+    assert_eq!(check.datetime("at").required(), crate::Timestamp(1_714_566_600_000_000));
+    check.datetime("bad_at").optional();
+    assert_eq!(check.url("link").required(), "https://example.com/a?b");
+    check.url("script").optional();
+    check.url("no_host").optional();
+    let errors = check.finish(()).unwrap_err();
+    let failed: Vec<&str> = errors.iter().map(|(name, _)| name).collect();
+    assert_eq!(failed, ["bad_at", "script", "no_host"]);
+}
