@@ -235,6 +235,9 @@ pub struct ServeConfig {
     /// (the next request loads it again from its precompiled artifact); 0 keeps apps loaded.
     #[arg(long, env = "VIBE_APPS_IDLE_UNLOAD_SECS", default_value_t = 300)]
     pub apps_idle_unload_secs: u64,
+    /// Seconds between health checks of built apps (`GET /_health`); 0 turns them off.
+    #[arg(long, env = "VIBE_APPS_HEALTH_SECS", default_value_t = 60)]
+    pub apps_health_secs: u64,
     /// Credits granted to a new account.
     #[arg(long, env = "VIBE_SIGNUP_CREDITS", default_value_t = 100)]
     pub signup_credits: i64,
@@ -294,6 +297,7 @@ impl ServeConfig {
             mail_from: "Vibe <vibe@localhost>".into(),
             apps_domain: "apps.localhost".into(),
             apps_idle_unload_secs: 300,
+            apps_health_secs: 0,
             signup_credits: 100,
             session_hours: 24 * 14,
             auth_rate_per_minute: 10,

@@ -39,6 +39,12 @@ pub async fn run(base: BaseConfig, config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(released, "released credit reservations left by a stopped process");
     }
     state.ledger.start_sweeper(Some(state.apps.clone()));
+    if state.config.apps_health_secs > 0 {
+        crate::apps::health::start(
+            state.clone(),
+            std::time::Duration::from_secs(state.config.apps_health_secs),
+        );
+    }
     // The first-party agents, before the first message can need them; a failure leaves the server up.
     if let Err(error) = crate::agents::builtin::install(&state).await {
         tracing::error!(error = format!("{error:#}"), "cannot install the built-in agents");
@@ -96,7 +102,9 @@ async fn start_workers(state: &AppState) -> anyhow::Result<Option<Workers>> {
         lease: std::time::Duration::from_secs(config.job_lease_secs),
         ..WorkerConfig::default()
     };
-    let workers = Workers::start(state.db.clone(), conversation::handlers(state), worker_config)
+    let mut handlers = conversation::handlers(state);
+    handlers.extend(crate::build::pipeline::handlers(state));
+    let workers = Workers::start(state.db.clone(), handlers, worker_config)
         .await
         .context("starting the job workers")?;
     Ok(Some(workers))

@@ -9,6 +9,7 @@ use crate::agents::runtime::{AgentRuntimeConfig, AgentServices, LlmGateway};
 use crate::apps::{AppsService, AppsSettings};
 use crate::auth::TokenKeys;
 use crate::auth::rate_limit::AuthRateLimits;
+use crate::build::pipeline::BuildService;
 use crate::config::ServeConfig;
 use crate::events::EventBus;
 use crate::ledger::Ledger;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub llm: Arc<dyn LlmGateway>,
     /// The credit ledger: balances, reservations, metering, purchases.
     pub ledger: Ledger,
+    /// The build service: the compiler's workspace and limits, the apps' repositories.
+    pub builds: Arc<BuildService>,
 }
 
 impl AppState {
@@ -53,7 +56,6 @@ impl AppState {
         .await?;
         Ok(AppState {
             db,
-            config: Arc::new(config),
             tokens: Arc::new(TokenKeys::new(token_secret)),
             mailer,
             events,
@@ -62,6 +64,8 @@ impl AppState {
             agents,
             llm,
             ledger,
+            builds: Arc::new(BuildService::new(&config)),
+            config: Arc::new(config),
         })
     }
 }

@@ -11,8 +11,11 @@ use std::process::Command;
 use std::{env, fs};
 
 /// The plugin crates and the file name each component is embedded under.
-const PLUGINS: &[(&str, &str)] =
-    &[("vibe_ideation_agent", "ideation.wasm"), ("vibe_spec_agent", "spec.wasm")];
+const PLUGINS: &[(&str, &str)] = &[
+    ("vibe_ideation_agent", "ideation.wasm"),
+    ("vibe_spec_agent", "spec.wasm"),
+    ("vibe_build_agent", "build.wasm"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -20,7 +23,7 @@ fn main() {
     let plugins = manifest_dir.join("..");
     let root = plugins.join("..");
     // Not `plugins/` itself: a local build's `plugins/target` would rerun this script every time.
-    for watched in ["Cargo.toml", "Cargo.lock", "guided", "ideation", "spec"] {
+    for watched in ["Cargo.toml", "Cargo.lock", "guided", "ideation", "spec", "build"] {
         println!("cargo:rerun-if-changed={}", plugins.join(watched).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("sdk/vibe-agent-sdk").display());

@@ -23,6 +23,7 @@ use crate::support::TestServer;
 
 const IDEATION: &str = "vibe-ideation@0.1.0";
 const SPEC: &str = "vibe-spec@0.1.0";
+const BUILD: &str = "vibe-build@0.1.0";
 
 async fn weights(db: &PgPool, agent_type: &str) -> BTreeMap<String, u32> {
     change::current(db, agent_type).await.unwrap().weights
@@ -35,9 +36,9 @@ async fn installing_is_idempotent_across_runs_and_concurrent_processes(db: PgPoo
     let (first, second) = tokio::join!(builtin::install(&a.state), builtin::install(&b.state));
     let (first, second) = (first.unwrap(), second.unwrap());
     let published: Vec<&Installed> = first.iter().chain(&second).filter(|done| done.published).collect();
-    assert_eq!(published.len(), 2, "each plugin published once: {first:?} {second:?}");
+    assert_eq!(published.len(), 3, "each plugin published once: {first:?} {second:?}");
     let routed = first.iter().chain(&second).filter(|done| done.routed).count();
-    assert_eq!(routed, 2, "each type routed once");
+    assert_eq!(routed, 3, "each type routed once");
 
     let again = builtin::install(&a.state).await.unwrap();
     assert_eq!(
@@ -55,6 +56,12 @@ async fn installing_is_idempotent_across_runs_and_concurrent_processes(db: PgPoo
                 published: false,
                 routed: false
             },
+            Installed {
+                version_ref: BUILD.into(),
+                agent_type: "build".into(),
+                published: false,
+                routed: false
+            },
         ]
     );
     let versions: Vec<(String, String, String)> =
@@ -65,13 +72,14 @@ async fn installing_is_idempotent_across_runs_and_concurrent_processes(db: PgPoo
     assert_eq!(
         versions,
         vec![
+            ("vibe-build".into(), "0.1.0".into(), "approved".into()),
             ("vibe-ideation".into(), "0.1.0".into(), "approved".into()),
             ("vibe-spec".into(), "0.1.0".into(), "approved".into()),
         ]
     );
     let revisions: i64 =
         sqlx::query_scalar("SELECT count(*) FROM agent_routing_revisions").fetch_one(&db).await.unwrap();
-    assert_eq!(revisions, 2, "one routing per type, never re-set");
+    assert_eq!(revisions, 3, "one routing per type, never re-set");
     let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM publisher_keys").fetch_one(&db).await.unwrap();
     assert_eq!(keys, 1, "one platform key, shared by both processes");
 }
@@ -90,7 +98,7 @@ async fn installed_versions_are_signed_verified_approved_described_and_routed(db
     .fetch_all(&db)
     .await
     .unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     for (manifest, digest, signature, public_key, email, approved_by) in rows {
         let manifest: Manifest = serde_json::from_value(manifest).unwrap();
         assert!(signing::verify(&public_key, &digest, &manifest, &signature), "{} verifies", manifest.name);
@@ -112,6 +120,7 @@ async fn installed_versions_are_signed_verified_approved_described_and_routed(db
 
     assert_eq!(weights(&db, "ideation").await, BTreeMap::from([(IDEATION.to_owned(), 100)]));
     assert_eq!(weights(&db, "spec").await, BTreeMap::from([(SPEC.to_owned(), 100)]));
+    assert_eq!(weights(&db, "build").await, BTreeMap::from([(BUILD.to_owned(), 100)]));
     let routed = server.state.agents.routing().table("ideation").weights();
     assert_eq!(routed, vec![(IDEATION.to_owned(), 100)], "this process follows at once");
 
@@ -121,7 +130,7 @@ async fn installed_versions_are_signed_verified_approved_described_and_routed(db
     .fetch_all(&db)
     .await
     .unwrap();
-    assert_eq!(registry.len(), 2);
+    assert_eq!(registry.len(), 3);
     for (agent_type, instructions, configuration) in registry {
         assert!(instructions.contains("You are Vibe's"), "{agent_type}: {instructions}");
         assert_eq!(configuration["stage"], agent_type.as_str());
@@ -413,11 +422,16 @@ async fn two_servers_starting_together_install_the_agents_once(db: PgPool) {
             .unwrap();
     assert_eq!(
         versions,
-        vec![("vibe-ideation".into(), "approved".into()), ("vibe-spec".into(), "approved".into())]
+        vec![
+            ("vibe-build".into(), "approved".into()),
+            ("vibe-ideation".into(), "approved".into()),
+            ("vibe-spec".into(), "approved".into())
+        ]
     );
     assert_eq!(weights(&db, "ideation").await, BTreeMap::from([(IDEATION.to_owned(), 100)]));
     assert_eq!(weights(&db, "spec").await, BTreeMap::from([(SPEC.to_owned(), 100)]));
+    assert_eq!(weights(&db, "build").await, BTreeMap::from([(BUILD.to_owned(), 100)]));
     let revisions: i64 =
         sqlx::query_scalar("SELECT count(*) FROM agent_routing_revisions").fetch_one(&db).await.unwrap();
-    assert_eq!(revisions, 2);
+    assert_eq!(revisions, 3);
 }

@@ -5,6 +5,7 @@
 //! the role they have on the app's idea (see [`super::access::app_role`]).
 
 use axum::extract::State;
+use axum::response::Redirect;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -38,6 +39,10 @@ pub struct App {
     /// Where people reach the app.
     pub url: String,
     pub live_version_id: Option<Uuid>,
+    /// The number of the live version (1, 2, …).
+    pub live_version: Option<i32>,
+    /// `unknown`, `healthy` or `failing`: the last health check of a built app.
+    pub health: String,
     #[schema(value_type = Object)]
     pub hosting_config: Value,
     /// Feature name → on or off.
@@ -59,6 +64,8 @@ struct AppRow {
     name: String,
     status: String,
     live_version_id: Option<Uuid>,
+    live_version: Option<i32>,
+    health: String,
     hosting_config: Value,
     features_enabled: Value,
     role: IdeaRole,
@@ -77,6 +84,8 @@ impl AppRow {
             name: self.name,
             status: self.status,
             live_version_id: self.live_version_id,
+            live_version: self.live_version,
+            health: self.health,
             hosting_config: self.hosting_config,
             features_enabled: self.features_enabled,
             role: self.role,
@@ -89,6 +98,7 @@ impl AppRow {
 fn app_columns(role: &str) -> String {
     format!(
         "a.id, a.idea_id, a.user_id AS owner_id, a.slug, a.name, a.status, a.live_version_id, \
+         (SELECT v.number FROM app_versions v WHERE v.id = a.live_version_id) AS live_version, a.health, \
          a.hosting_config, a.features_enabled, {role} AS role, a.created_at, a.deployed_at"
     )
 }
@@ -157,7 +167,7 @@ fn validate_features(value: &Value) -> Result<(), ApiError> {
 
 /// The app routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_apps)).routes(routes!(
+    OpenApiRouter::new().routes(routes!(list_apps)).routes(routes!(open_app)).routes(routes!(
         get_app,
         update_app,
         super::app_versions::delete_app
@@ -185,6 +195,33 @@ async fn list_apps(State(state): State<AppState>, user: AuthUser) -> ApiResult<J
     .fetch_all(&state.db)
     .await?;
     Ok(Json(rows.into_iter().map(|row| row.into_app(&state)).collect()))
+}
+
+/// Opens the app on its own host (`{slug}.{apps domain}`), signed in: a redirect carrying a
+/// one-minute ticket for that app alone, which the app's host exchanges for its own cookie.
+#[utoipa::path(
+    get, path = "/api/apps/{id}/open", tag = "apps",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path, description = "The app's id")),
+    responses(
+        (status = 303, description = "To the app's host, with the ticket"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such app, or not visible to the caller", body = ErrorBody),
+    )
+)]
+async fn open_app(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Redirect> {
+    require_app(&state.db, id, user.id, Need::Read).await?;
+    let slug: String = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let url = crate::apps::entry::open_url(&state, &user, id, &slug).map_err(ApiError::Internal)?;
+    Ok(Redirect::to(&url))
 }
 
 async fn fetch_app(state: &AppState, id: Uuid, role: IdeaRole) -> Result<App, ApiError> {

@@ -7,6 +7,7 @@ pub mod app_observe;
 pub mod app_versions;
 pub mod apps;
 pub mod auth;
+pub mod builds;
 pub mod collaborators;
 pub mod credit_purchases;
 pub mod credits;
@@ -68,6 +69,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(apps::routes())
         .merge(app_versions::routes())
         .merge(app_observe::routes())
+        .merge(builds::routes())
         .merge(credits::routes())
         .merge(credit_purchases::routes())
         .merge(plugins::routes())

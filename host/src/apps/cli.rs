@@ -30,6 +30,7 @@ pub async fn run(db: &PgPool, base: &BaseConfig, command: AppCommand) -> anyhow:
                     Some(file) => read_config(file)?,
                     None => BTreeMap::new(),
                 },
+                build_id: None,
             };
             let service = service(db, base, &apps_domain).await?;
             let app_id = find_or_create(db, &name, owner.as_deref()).await?;

@@ -44,6 +44,8 @@ pub struct NewVersion {
     pub migrations: Vec<Migration>,
     /// Settings and secrets the app reads through `vibe:app/config`.
     pub config: BTreeMap<String, String>,
+    /// The build that made it, when the build service did (its spec, code and test report).
+    pub build_id: Option<Uuid>,
 }
 
 /// A version as recorded.
@@ -61,6 +63,8 @@ pub struct VersionRecord {
     pub config_names: Vec<String>,
     /// Whether it is the app's live version.
     pub live: bool,
+    /// The build that made it (its spec, code and test report: `GET /api/builds/{id}`), if any.
+    pub build_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
 }
@@ -69,7 +73,7 @@ pub struct VersionRecord {
 pub(crate) const VERSION_COLUMNS: &str = "v.id, v.app_id, v.number, v.component_digest, \
     ARRAY(SELECT m->>'name' FROM jsonb_array_elements(v.migrations) m) AS migrations, \
     ARRAY(SELECT jsonb_object_keys(v.config) ORDER BY 1) AS config_names, \
-    a.live_version_id IS NOT DISTINCT FROM v.id AS live, v.created_at";
+    a.live_version_id IS NOT DISTINCT FROM v.id AS live, v.build_id, v.created_at";
 
 fn is_name(name: &str, max: usize) -> bool {
     (1..=max).contains(&name.len())
@@ -174,8 +178,8 @@ impl AppsService {
             new.migrations.iter().map(|m| json!({"name": m.name, "sql": m.sql})).collect();
         let version_id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO app_versions (id, app_id, number, component_digest, migrations, config) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO app_versions (id, app_id, number, component_digest, migrations, config, build_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(version_id)
         .bind(app_id)
@@ -183,6 +187,7 @@ impl AppsService {
         .bind(&digest)
         .bind(Value::Array(listed))
         .bind(&config)
+        .bind(new.build_id)
         .execute(&mut *tx)
         .await?;
         let keep_paused = app.status == "paused";

@@ -7,6 +7,8 @@
 //! `allow-same-origin`, which gives them an opaque origin (no cookies, no storage, no credentialed
 //! calls to the API). On its own host an app is its own origin and is served as it answers.
 //!
+//! Who is asking reaches the app as the `x-vibe-user-*` headers the host sets (`identity.rs`).
+//!
 //! Every answer carries the request's id (also in runtime errors: a limit hit answers the
 //! platform's error shape with the same id), is recorded in the app's analytics, and HTML pages
 //! get the Vibe Wrapper when the app has it on.
@@ -25,6 +27,8 @@ use time::OffsetDateTime;
 use vibe_apps_runtime::{REQUEST_ID_HEADER, RequestStats};
 
 use super::analytics::{PageView, RequestRecord};
+use super::entry::{self, APP_SESSION_COOKIE};
+use super::identity;
 use super::registry::{LiveApp, LiveState};
 use super::wrapper;
 use crate::auth::SESSION_COOKIE;
@@ -91,7 +95,15 @@ fn app_host(request: &Request, domain: &str) -> Option<String> {
 
 async fn serve(state: &AppState, live: Arc<LiveApp>, request: Request, mount: Mount<'_>) -> Response {
     let started = std::time::Instant::now();
-    let request = prepare(request, mount);
+    if mount == Mount::Host && request.uri().path() == entry::ENTER_PATH {
+        return entry::enter(state, live.app_id, request.uri().query()).await;
+    }
+    let visitor = identity::visitor(state, request.headers(), live.app_id, mount == Mount::Host).await;
+    let mut request = prepare(request, mount);
+    identity::strip(request.headers_mut());
+    if let Some(visitor) = &visitor {
+        identity::attach(request.headers_mut(), visitor);
+    }
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let base = match mount {
@@ -114,6 +126,7 @@ async fn serve(state: &AppState, live: Arc<LiveApp>, request: Request, mount: Mo
     if live.wrapper && wrapper::applies(response.headers()) {
         response = wrapper::inject(response, &wrapper::snippet(base, &state.apps.settings().public_base));
     }
+    keep_platform_cookies(response.headers_mut());
     if let Mount::Path(_) = mount {
         confine(response.headers_mut());
     }
@@ -162,7 +175,8 @@ fn prepare(request: Request, mount: Mount<'_>) -> Request {
     Request::from_parts(parts, body)
 }
 
-/// Removes the platform's session cookie from the `Cookie` headers, keeping the app's own cookies.
+/// Removes the platform's session cookies (the platform's and the app host's) from the `Cookie`
+/// headers, keeping the app's own cookies.
 fn strip_session_cookie(headers: &mut http::HeaderMap) {
     let kept: Vec<String> = headers
         .get_all(COOKIE)
@@ -170,7 +184,7 @@ fn strip_session_cookie(headers: &mut http::HeaderMap) {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .map(str::trim)
-        .filter(|pair| !pair.is_empty() && pair.split('=').next().map(str::trim) != Some(SESSION_COOKIE))
+        .filter(|pair| !pair.is_empty() && !is_platform_cookie(pair.split('=').next().map(str::trim)))
         .map(str::to_owned)
         .collect();
     headers.remove(COOKIE);
@@ -181,14 +195,18 @@ fn strip_session_cookie(headers: &mut http::HeaderMap) {
     }
 }
 
-/// On the platform's origin: the page gets an opaque origin, and may not set the platform's cookie.
-fn confine(headers: &mut http::HeaderMap) {
+fn is_platform_cookie(name: Option<&str>) -> bool {
+    matches!(name, Some(SESSION_COOKIE | APP_SESSION_COOKIE))
+}
+
+/// An app may not set the platform's session cookies (on either address).
+fn keep_platform_cookies(headers: &mut http::HeaderMap) {
     let cookies: Vec<HeaderValue> = headers
         .get_all(SET_COOKIE)
         .iter()
         .filter(|value| {
             let name = value.to_str().ok().and_then(|v| v.split('=').next()).map(str::trim);
-            name.is_some_and(|name| name != SESSION_COOKIE)
+            name.is_some() && !is_platform_cookie(name)
         })
         .cloned()
         .collect();
@@ -196,6 +214,10 @@ fn confine(headers: &mut http::HeaderMap) {
     for cookie in cookies {
         headers.append(SET_COOKIE, cookie);
     }
+}
+
+/// On the platform's origin: the page gets an opaque origin.
+fn confine(headers: &mut http::HeaderMap) {
     headers.append("content-security-policy", HeaderValue::from_static(PATH_SANDBOX));
 }
 

@@ -22,6 +22,20 @@ pub struct Claims {
     pub exp: i64,
 }
 
+/// What a token for one app's own host says: that the platform vouches for user `sub` on app `app`.
+/// It has no `sid`, so it never passes as a platform session token ([`Claims`] requires one); the
+/// login session it came from is `login`, so logging out ends it too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppClaims {
+    pub sub: Uuid,
+    pub app: Uuid,
+    pub login: Uuid,
+    /// `entry` (the one-minute ticket in the redirect to the app's host) or `session` (the cookie).
+    pub kind: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
 /// The keys that sign and verify tokens.
 pub struct TokenKeys {
     encoding: EncodingKey,
@@ -58,6 +72,19 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Option<Claims> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
     }
+
+    /// Signs app-scoped `claims`.
+    pub fn issue_app(&self, claims: &AppClaims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)?)
+    }
+
+    /// Checks an app-scoped token like [`TokenKeys::verify`], and that it is of `kind` for `app`.
+    pub fn verify_app(&self, token: &str, app: Uuid, kind: &str) -> Option<AppClaims> {
+        let claims = jsonwebtoken::decode::<AppClaims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)?;
+        (claims.app == app && claims.kind == kind).then_some(claims)
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +100,30 @@ mod tests {
     fn claims(exp_offset: i64) -> Claims {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         Claims { sub: Uuid::new_v4(), sid: Uuid::new_v4(), iat: now, exp: now + exp_offset }
+    }
+
+    #[test]
+    fn app_tokens_are_not_session_tokens_and_are_bound_to_their_app_and_kind() {
+        let keys = keys();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let app = Uuid::new_v4();
+        let claims = AppClaims {
+            sub: Uuid::new_v4(),
+            app,
+            login: Uuid::new_v4(),
+            kind: "session".into(),
+            iat: now,
+            exp: now + 60,
+        };
+        let token = keys.issue_app(&claims).unwrap();
+        assert!(keys.verify(&token).is_none(), "never a platform session");
+        assert!(keys.verify_app(&token, app, "session").is_some());
+        assert!(keys.verify_app(&token, app, "entry").is_none());
+        assert!(keys.verify_app(&token, Uuid::new_v4(), "session").is_none());
+        let session = keys
+            .issue(&super::Claims { sub: claims.sub, sid: claims.login, iat: now, exp: now + 60 })
+            .unwrap();
+        assert!(keys.verify_app(&session, app, "session").is_none(), "a session token is no app token");
     }
 
     #[test]

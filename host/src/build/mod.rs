@@ -10,13 +10,17 @@
 //!   with a shared dependency cache and target directory; time, memory and concurrency limits.
 //! - [`runner`]: the plan run against the built component inside the apps runtime, on a throw-away
 //!   schema.
+//! - [`repair`]: with an LLM configured, the compiler's or the tests' errors handed to the
+//!   build agent, whose corrected `src/` files come back for the next attempt.
 //! - [`repo`]: every app's code in a git repository of its own, one commit per version.
 //! - [`pipeline`]: the durable `build` job that runs the stages in order, records them, streams
 //!   `build:progress`, and deploys only a green build.
 
 pub mod codegen;
 pub mod compiler;
+pub mod pipeline;
 pub mod plan;
+pub mod repair;
 pub mod repo;
 pub mod runner;
 pub mod workspace;

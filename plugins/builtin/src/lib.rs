@@ -36,5 +36,15 @@ pub const SPEC: BuiltinPlugin = BuiltinPlugin {
     configuration: include_str!("../../spec/configuration.json"),
 };
 
+/// The build agent (`vibe-build`, agent type `build`): fixes the generated code from the
+/// compiler's or the tests' errors when an LLM is configured.
+pub const BUILD: BuiltinPlugin = BuiltinPlugin {
+    agent_type: "build",
+    component: include_bytes!(concat!(env!("OUT_DIR"), "/build.wasm")),
+    manifest: include_str!("../../build/manifest.json"),
+    instructions: include_str!("../../build/instructions.md"),
+    configuration: include_str!("../../build/configuration.json"),
+};
+
 /// Every first-party plugin, in pipeline order.
-pub const ALL: &[BuiltinPlugin] = &[IDEATION, SPEC];
+pub const ALL: &[BuiltinPlugin] = &[IDEATION, SPEC, BUILD];

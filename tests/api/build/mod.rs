@@ -7,7 +7,9 @@
 mod compile;
 mod compiler;
 mod live;
+mod pipeline;
 mod plan;
+mod repair;
 mod repo;
 mod runner;
 mod upgrade;
@@ -79,7 +81,12 @@ impl LiveApp {
     }
 
     /// Posts a form as `visitor`; the status, and the `location` when there is one, else the body.
-    pub async fn post_form(&self, path: &str, visitor: Visitor, form: &[(&str, &str)]) -> (StatusCode, String) {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        visitor: Visitor,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, String) {
         let body: String = form
             .iter()
             .map(|(name, value)| format!("{}={}", urlencode(name), urlencode(value)))

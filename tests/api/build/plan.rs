@@ -26,7 +26,11 @@ fn substitute_json(value: &Value, captured: &BTreeMap<String, String>) -> Value 
     }
 }
 
-async fn run_step(live: &LiveApp, step: &Step, captured: &mut BTreeMap<String, String>) -> Result<(), String> {
+async fn run_step(
+    live: &LiveApp,
+    step: &Step,
+    captured: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
     let path = substitute(&step.path, captured);
     let method = Method::from_bytes(step.method.as_bytes()).unwrap();
     let (status, body) = match &step.body {
@@ -36,11 +40,16 @@ async fn run_step(live: &LiveApp, step: &Step, captured: &mut BTreeMap<String, S
             let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
             live.post_form(&path, step.visitor, &pairs).await
         }
-        Some(Body::Json(json)) => live.send(method, &path, step.visitor, Some(substitute_json(json, captured))).await,
+        Some(Body::Json(json)) => {
+            live.send(method, &path, step.visitor, Some(substitute_json(json, captured))).await
+        }
         None => live.send(method, &path, step.visitor, None).await,
     };
     if status.as_u16() != step.expect_status {
-        return Err(format!("{} {path} as {:?}: {status}, expected {}: {body}", step.method, step.visitor, step.expect_status));
+        return Err(format!(
+            "{} {path} as {:?}: {status}, expected {}: {body}",
+            step.method, step.visitor, step.expect_status
+        ));
     }
     for expected in &step.expect_contains {
         let expected = substitute(expected, captured);

@@ -132,3 +132,25 @@ async fn bad_requests_are_refused_with_the_reason() {
         "{error:#}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_commits_of_one_app_take_turns() {
+    let root = tempfile::tempdir().unwrap();
+    let repos = Repos::new(root.path().to_path_buf());
+    let app = Uuid::new_v4();
+    let sets: Vec<BTreeMap<String, String>> =
+        (1..=6).map(|n| files(&[("src/lib.rs", &format!("version {n}\n"))])).collect();
+    let commits = futures::future::join_all(
+        sets.iter().enumerate().map(|(i, set)| repos.commit_version(app, i as i32 + 1, set, "concurrent")),
+    )
+    .await;
+    let commits: Vec<String> = commits.into_iter().map(|commit| commit.unwrap()).collect();
+    let versions = repos.versions(app).await.unwrap();
+    assert_eq!(versions.iter().map(|v| v.number).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+    for version in &versions {
+        assert_eq!(version.commit, commits[version.number as usize - 1]);
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let four = unpack(&repos.tarball(app, Some(4)).await.unwrap(), scratch.path());
+    assert_eq!(four.get(&format!("{app}-v4/src/lib.rs")).map(String::as_str), Some("version 4\n"));
+}

@@ -98,7 +98,9 @@ fn guestbook_plan() -> TestPlan {
 }
 
 /// The app schemas of the test database, and the app roles made for it (roles are the cluster's:
-/// those of other tests' databases are told apart by their comment).
+/// those of other tests' databases are told apart by their comment). A role left behind by an
+/// earlier test database of the same name may be listed too, so tests compare with what was
+/// there before.
 async fn tenants(db: &PgPool) -> (Vec<String>, Vec<String>) {
     let schemas = sqlx::query_scalar(
         "SELECT nspname::text FROM pg_namespace WHERE nspname ~ '^app_[0-9a-f]{32}$' ORDER BY 1",
@@ -126,6 +128,7 @@ async fn live_guestbook(server: &TestServer) -> Uuid {
         component: component(SDK_EXAMPLE_GUESTBOOK),
         migrations: guestbook_migrations(),
         config: BTreeMap::from([("title".to_owned(), "The live book".to_owned())]),
+        build_id: None,
     };
     server.state.apps.deploy(app, version).await.expect("the live guestbook deploys");
     sqlx::query(&format!("INSERT INTO app_{}.entries (name, message) VALUES ('Live', 'kept')", app.simple()))
@@ -140,8 +143,9 @@ async fn the_guestbook_plan_runs_on_a_throw_away_schema_and_leaves_the_live_app_
     let server = TestServer::start(db.clone()).await;
     let live = live_guestbook(&server).await;
     let before = tenants(&db).await;
-    let expected_tenant = vec![format!("app_{}", live.simple())];
-    assert_eq!(before, (expected_tenant.clone(), expected_tenant.clone()));
+    let live_tenant = format!("app_{}", live.simple());
+    assert_eq!(before.0, std::slice::from_ref(&live_tenant));
+    assert!(before.1.contains(&live_tenant), "{before:?}");
 
     let plan = guestbook_plan();
     let bytes = component(SDK_EXAMPLE_GUESTBOOK);
@@ -216,6 +220,7 @@ async fn the_guestbook_plan_runs_on_a_throw_away_schema_and_leaves_the_live_app_
 #[sqlx::test(migrations = "../migrations")]
 async fn a_failing_migration_is_an_error_and_leaves_nothing_behind(db: PgPool) {
     let server = TestServer::start(db.clone()).await;
+    let before = tenants(&db).await;
     let mut migrations = guestbook_migrations();
     migrations.push(Migration {
         name: "0002_broken.sql".to_owned(),
@@ -227,16 +232,17 @@ async fn a_failing_migration_is_an_error_and_leaves_nothing_behind(db: PgPool) {
     let message = format!("{error:#}");
     assert!(message.contains("applying the migrations"), "{message}");
     assert!(message.contains("0002_broken.sql") && message.contains("shelves"), "{message}");
-    assert_eq!(tenants(&db).await, (vec![], vec![]));
+    assert_eq!(tenants(&db).await, before);
 
     let error = runner::run(&server.state.apps, b"not a component", &[], &plan).await.unwrap_err();
     assert!(format!("{error:#}").contains("loading the component"), "{error:#}");
-    assert_eq!(tenants(&db).await, (vec![], vec![]));
+    assert_eq!(tenants(&db).await, before);
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_hanging_app_is_cut_off_by_the_time_limit(db: PgPool) {
     let server = TestServer::start(db.clone()).await;
+    let before = tenants(&db).await;
     let spinner = component(LOOP);
     // Compiles the component once, so that the timed run spends its time on the requests.
     let empty = runner::run(&server.state.apps, &spinner, &[], &TestPlan::default()).await.unwrap();
@@ -248,10 +254,19 @@ async fn a_hanging_app_is_cut_off_by_the_time_limit(db: PgPool) {
     let plan = TestPlan {
         cases: vec![case("spins", vec![step("GET", "/", 200)]), case("after", vec![step("GET", "/", 200)])],
     };
-    let started = Instant::now();
-    let report =
-        runner::run_within(&server.state.apps, &spinner, &[], &plan, Duration::from_secs(1)).await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    // A machine too busy to provision the schema within the second fails the run before its
+    // cases (an error, checked below); that is retried, a report is what this test is about.
+    let mut attempts = 0;
+    let (report, took) = loop {
+        attempts += 1;
+        let started = Instant::now();
+        match runner::run_within(&server.state.apps, &spinner, &[], &plan, Duration::from_secs(1)).await {
+            Ok(report) => break (report, started.elapsed()),
+            Err(error) if attempts < 3 && format!("{error:#}").contains("ran out while preparing") => {}
+            Err(error) => panic!("{error:#}"),
+        }
+    };
+    assert!(took < Duration::from_secs(8), "{took:?}");
     assert_eq!((report.passed, report.failed), (0, 2));
     assert_eq!(
         report.cases[0].failure.as_deref(),
@@ -261,17 +276,18 @@ async fn a_hanging_app_is_cut_off_by_the_time_limit(db: PgPool) {
         report.cases[1].failure.as_deref(),
         Some("not run: the test run's time limit (1 s) ran out before it")
     );
-    assert_eq!(tenants(&db).await, (vec![], vec![]));
+    assert_eq!(tenants(&db).await, before);
 
     let error =
         runner::run_within(&server.state.apps, &spinner, &[], &plan, Duration::ZERO).await.unwrap_err();
     assert!(format!("{error:#}").contains("ran out while preparing"), "{error:#}");
-    assert_eq!(tenants(&db).await, (vec![], vec![]));
+    assert_eq!(tenants(&db).await, before);
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_cancelled_run_still_drops_its_schema(db: PgPool) {
     let server = TestServer::start(db.clone()).await;
+    let before = tenants(&db).await;
     let apps = server.state.apps.clone();
     let plan = TestPlan {
         cases: (0..20).map(|n| case(&format!("spin {n}"), vec![step("GET", "/", 200)])).collect(),
@@ -281,13 +297,13 @@ async fn a_cancelled_run_still_drops_its_schema(db: PgPool) {
         runner::run(&apps, &spinner, &[], &plan).await
     });
     eventually("the throw-away schema to exist", || async {
-        (!tenants(&db).await.0.is_empty()).then_some(())
+        (tenants(&db).await.0 != before.0).then_some(())
     })
     .await;
     running.abort();
     assert!(running.await.unwrap_err().is_cancelled());
     eventually("the throw-away schema and role to be dropped", || async {
-        (tenants(&db).await == (vec![], vec![])).then_some(())
+        (tenants(&db).await == before).then_some(())
     })
     .await;
 }

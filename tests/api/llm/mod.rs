@@ -7,7 +7,8 @@ mod agent;
 mod billing;
 mod book_club;
 mod failures;
-mod fake;
+/// Also used by the build repair tests, whose agent reaches the same local provider.
+pub(crate) mod fake;
 mod providers;
 
 use serde_json::json;

@@ -138,7 +138,9 @@ fn draft(entity: &Entity, out: &mut String) {
     }
     out.push_str("\n/// The spec's default values, for fields that were not sent.\n");
     if defaults.is_empty() {
-        out.push_str("pub fn with_defaults(form: Form) -> Form {\n    // The spec gives no defaults.\n    form\n}\n");
+        out.push_str(
+            "pub fn with_defaults(form: Form) -> Form {\n    // The spec gives no defaults.\n    form\n}\n",
+        );
     } else {
         out.push_str("pub fn with_defaults(mut form: Form) -> Form {\n");
         out.push_str(&defaults);

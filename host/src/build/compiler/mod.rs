@@ -189,7 +189,15 @@ impl Compiler {
         let mut command = Command::new(&settings.cargo);
         command
             .current_dir(&krate.dir)
-            .args(["build", "--offline", "--release", "--target", TARGET, "--message-format=json", "--manifest-path"])
+            .args([
+                "build",
+                "--offline",
+                "--release",
+                "--target",
+                TARGET,
+                "--message-format=json",
+                "--manifest-path",
+            ])
             .arg(&manifest)
             .env_clear()
             .envs(std::env::vars_os().filter(|(name, _)| {
@@ -226,13 +234,17 @@ impl Compiler {
             Ended::Exited(status) if !status.success() => return Err(failure(output, &stderr, &krate.dir)),
             Ended::Exited(_) => {}
         }
-        let component_path = output
-            .component
-            .clone()
-            .unwrap_or_else(|| self.inner.workspace.target_dir().join(TARGET).join("release").join(format!("{}.wasm", krate.lib_name)));
-        let component = tokio::fs::read(&component_path)
-            .await
-            .map_err(|error| CompileError::Workspace(format!("reading {}: {error}", component_path.display())))?;
+        let component_path = output.component.clone().unwrap_or_else(|| {
+            self.inner
+                .workspace
+                .target_dir()
+                .join(TARGET)
+                .join("release")
+                .join(format!("{}.wasm", krate.lib_name))
+        });
+        let component = tokio::fs::read(&component_path).await.map_err(|error| {
+            CompileError::Workspace(format!("reading {}: {error}", component_path.display()))
+        })?;
         tracing::info!(seconds = duration.as_secs_f64(), bytes = component.len(), "compiled");
         Ok(Compiled { component, duration, warnings: output.warnings })
     }
@@ -271,7 +283,11 @@ fn failure(output: BuildOutput, stderr: &str, crate_dir: &Path) -> CompileError 
     }
     let said = match output.dependency_errors.first() {
         Some(error) => error.clone(),
-        None => stderr.lines().filter(|line| !line.trim_start().starts_with("Compiling")).collect::<Vec<_>>().join("\n"),
+        None => stderr
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("Compiling"))
+            .collect::<Vec<_>>()
+            .join("\n"),
     };
     let summary = said.trim().chars().take(4000).collect::<String>();
     CompileError::Failed { diagnostics: Vec::new(), summary }
