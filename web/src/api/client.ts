@@ -137,6 +137,8 @@ export const api = {
   resume: (id: string) => request<unknown>('POST', `/api/apps/${enc(id)}/resume`),
   /** Where the browser downloads version `version`'s code (a .tar.gz); a link, not a fetch. */
   sourceUrl: (id: string, version: number) => `/api/apps/${enc(id)}/source?version=${version}`,
+  /** Opens the app on its own host, signed in (a redirect with a one-minute ticket); a link, not a fetch. */
+  openUrl: (id: string) => `/api/apps/${enc(id)}/open`,
   logs: (id: string) => request<LogLine[]>('GET', `/api/apps/${enc(id)}/logs?limit=100`),
   metrics: (id: string, hours = 24) => request<AppMetrics>('GET', `/api/apps/${enc(id)}/metrics?hours=${hours}`),
 

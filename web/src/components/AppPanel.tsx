@@ -111,7 +111,8 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
         {' · '}health: <strong className={`health health-${health}`}>{HEALTH[health]}</strong>.{' '}
         <a href={preview} target="_blank" rel="noreferrer">
           Open {app.name} in a new tab
-        </a>
+        </a>{' '}
+        (or <a href={api.openUrl(app.id)}>on its own address</a>, signed in)
       </p>
       {canManage && (
         <div className="actions">

@@ -61,6 +61,8 @@ describe('build state', () => {
     // A finished record says how the build ended.
     expect(withRecord(merged, build({ status: 'failed', stages: record.stages })).status).toBe('failed');
     expect(withRecord(merged, build({ id: 'b0', status: 'succeeded' }))).toBe(merged);
+    // The record of a succeeded build ends at deploying; the view says it is live.
+    expect(statuses(fromBuild(build({ status: 'succeeded', stages: record.stages }))).live).toBe('done');
   });
 
   it('knows which events end something (the record then has more to say)', () => {

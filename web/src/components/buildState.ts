@@ -67,7 +67,9 @@ export function fromBuild(build: Build): BuildView {
     message: s.message ?? undefined,
     durationMs: s.duration_ms ?? undefined,
   }));
-  return { buildId: build.id, status: build.status, stages: withAllStages(stages) };
+  // The pipeline's record ends at deploying; a succeeded build is live.
+  const all = withAllStages(stages).map((s) => (s.stage === 'live' && build.status === 'succeeded' ? { ...s, status: 'done' as const } : s));
+  return { buildId: build.id, status: build.status, stages: all };
 }
 
 /** Folds a freshly loaded record into the view. Events of a newer build than the record win. */
