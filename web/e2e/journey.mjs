@@ -315,12 +315,16 @@ const steps = [
         const notes = await wcagViolations(app).catch((error) => [`axe-core could not run there: ${error.message}`]);
         if (notes.length) console.log(`     note: the generated app's home page has WCAG findings:\n       ${notes.join('\n       ')}`);
 
-        // Add a record: the home page links the lists, a list links its form.
-        const lists = await app.locator('a[href]').evaluateAll((links) => [...new Set(links.map((a) => a.href))]);
+        // Add a record: the home page links the lists (within the app), a list links its form.
+        const home = app.url();
+        const lists = await app.locator('a[href]').evaluateAll(
+          (links, base) => [...new Set(links.map((a) => a.href))].filter((href) => href.startsWith(base) && href !== base),
+          home,
+        );
         let form = null;
         for (const list of lists) {
           await app.goto(list);
-          const create = app.getByRole('link', { name: /^New / });
+          const create = app.locator('a[href$="/new"]');
           if (await create.count()) {
             await create.first().click();
             form = app.locator('form[method=post]').first();
@@ -332,7 +336,8 @@ const steps = [
         await fillForm(form);
         await snap(app, 'form');
         await form.getByRole('button', { name: 'Save' }).click();
-        await app.waitForLoadState();
+        // Saved: 303 to the record's page (`/P/{id}`); invalid: the form again with a message per field.
+        await app.waitForURL(/\/\d+$/, { timeout: TIMEOUT }).catch(() => undefined);
         if (!/\/\d+$/.test(new URL(app.url()).pathname)) {
           const said = await app.locator('body').innerText();
           throw new Error(`saving the record did not lead to it (${app.url()}): ${said.slice(0, 500)}`);
