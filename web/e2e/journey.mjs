@@ -289,8 +289,9 @@ const steps = [
     },
   },
   {
-    // The live app: its home page in the preview and in a tab of its own, a record added through its
-    // form, the version with its test report and its code to download.
+    // The live app: its home page in the preview (Vibe's address, read only) and in a tab of its own
+    // (its own host, `{slug}.apps.localhost`, signed in through `/api/apps/{id}/open`), a record
+    // added through its form there, the version with its test report and its code to download.
     name: 'live-app',
     run: async ({ page, context, snap }) => {
       const panel = page.getByRole('region', { name: /^App: / });
@@ -310,7 +311,7 @@ const steps = [
         await app.waitForLoadState();
         await expectVisible(app.locator('h1'), "the app's home page");
         const heading = (await app.locator('h1').first().textContent())?.trim();
-        console.log(`     the app's home page: "${heading}" at ${new URL(app.url()).pathname}`);
+        console.log(`     the app's home page: "${heading}" at ${app.url()}`);
         await snap(app, 'home');
         const notes = await wcagViolations(app).catch((error) => [`axe-core could not run there: ${error.message}`]);
         if (notes.length) console.log(`     note: the generated app's home page has WCAG findings:\n       ${notes.join('\n       ')}`);

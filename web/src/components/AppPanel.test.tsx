@@ -58,8 +58,9 @@ describe('AppPanel', () => {
     expect(await screen.findByRole('heading', { name: 'App: Bike repairs' })).toBeInTheDocument();
     expect(screen.getByText('healthy: its health check answers')).toBeInTheDocument();
     expect(screen.getByText(/version 2 is live/)).toBeInTheDocument();
-    expect(screen.getByRole('link', { name: 'Open Bike repairs in a new tab' })).toHaveAttribute('href', '/apps/bike-repairs/');
-    expect(screen.getByRole('link', { name: 'on its own address' })).toHaveAttribute('href', '/api/apps/a1/open');
+    expect(screen.getByRole('link', { name: 'Open Bike repairs in a new tab' })).toHaveAttribute('href', '/api/apps/a1/open');
+    expect(screen.getByRole('link', { name: '/apps/bike-repairs/' })).toHaveAttribute('href', '/apps/bike-repairs/');
+    expect(screen.getByTitle('Preview of Bike repairs')).toHaveAttribute('src', '/apps/bike-repairs/');
 
     const rows = await screen.findAllByRole('row');
     const [, v3, v2, v1] = rows;

@@ -1,4 +1,4 @@
-// The idea's live app: its health, a preview and a link, pause and resume, request and error counts,
+// The idea's live app: its health, a preview and a link to open it on its own host, pause and resume, request and error counts,
 // each version with the test report of the build that made it, one-click rollback and a download of
 // its code, recent logs. It reloads when the app's status changes and when a build finishes.
 
@@ -109,10 +109,16 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
         Status: <strong>{app.status}</strong>
         {(app.live_version ?? live?.number) != null && <> · version {app.live_version ?? live?.number} is live</>}
         {' · '}health: <strong className={`health health-${health}`}>{HEALTH[health]}</strong>.{' '}
-        <a href={preview} target="_blank" rel="noreferrer">
+        {/* On its own host the app is its own origin and knows who you are; on Vibe's address it is
+            confined to an opaque origin, where it can show pages but not take forms. */}
+        <a href={api.openUrl(app.id)} target="_blank" rel="noreferrer">
           Open {app.name} in a new tab
         </a>{' '}
-        (or <a href={api.openUrl(app.id)}>on its own address</a>, signed in)
+        (at its own address, signed in as you). The preview below shows it at{' '}
+        <a href={preview} target="_blank" rel="noreferrer">
+          {preview}
+        </a>
+        , read only.
       </p>
       {canManage && (
         <div className="actions">
