@@ -286,6 +286,11 @@ const steps = [
       }
       await expectVisible(panel.getByRole('listitem').filter({ hasText: /^Live: done/ }), 'the live stage done');
       await expectVisible(panel.getByText(/^\d+ passed, 0 failed$/), "the build's test report");
+      // After a reload the panel shows the same build, from `GET /api/ideas/{id}/builds`.
+      await page.reload();
+      await expectVisible(panel.getByText(/^The build succeeded: version \d+ is live\.$/), 'the build after a reload');
+      await expectVisible(panel.getByRole('listitem').filter({ hasText: /^Live: done/ }), 'the live stage after a reload');
+      await expectVisible(panel.getByText(/^\d+ passed, 0 failed$/), "the build's test report after a reload");
     },
   },
   {
