@@ -1,8 +1,13 @@
 // Starts a real `vibe serve` for the end-to-end journey: a fresh PostgreSQL database on
 // 127.0.0.1:5432 (dropped afterwards), a temporary data directory, this UI's build as VIBE_WEB_DIR.
+//
+// The apps the journey builds compile into a target directory kept between runs (E2E_BUILD_CACHE,
+// default `<cargo target dir>/e2e-app-builds`, linked in as the data directory's `build/target`):
+// a fresh one compiles the app SDK's dependencies first, which takes minutes on a busy machine,
+// so the build limit is raised too (VIBE_BUILD_TIMEOUT_SECS, default 900 here).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,10 +26,11 @@ function freePort() {
   });
 }
 
+const cargoTarget = (repo) => process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
+
 /** The `vibe` binary: VIBE_BIN, else the debug build of CARGO_TARGET_DIR or the repository's target/. */
 export function vibeBinary(repo) {
-  const target = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
-  const bin = process.env.VIBE_BIN ?? join(target, 'debug', 'vibe');
+  const bin = process.env.VIBE_BIN ?? join(cargoTarget(repo), 'debug', 'vibe');
   if (!existsSync(bin)) throw new Error(`no vibe binary at ${bin}: run \`cargo build -p vibe-host --bin vibe\` (or set VIBE_BIN)`);
   return bin;
 }
@@ -39,6 +45,10 @@ export async function startVibe({ repo, webDir }) {
   databaseUrl.pathname = `/${database}`;
 
   const dataDir = mkdtempSync(join(tmpdir(), 'vibe-e2e-'));
+  const buildCache = resolve(process.env.E2E_BUILD_CACHE ?? join(cargoTarget(repo), 'e2e-app-builds'));
+  mkdirSync(buildCache, { recursive: true });
+  mkdirSync(join(dataDir, 'build'), { recursive: true });
+  symlinkSync(buildCache, join(dataDir, 'build', 'target'), 'dir');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = {
@@ -53,6 +63,7 @@ export async function startVibe({ repo, webDir }) {
       VIBE_WEB_DIR: resolve(webDir),
       VIBE_LISTEN: `127.0.0.1:${port}`,
       VIBE_AUTH_RATE_PER_MINUTE: '100',
+      VIBE_BUILD_TIMEOUT_SECS: process.env.VIBE_BUILD_TIMEOUT_SECS ?? '900',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],

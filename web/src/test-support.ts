@@ -1,5 +1,6 @@
 // A fake `fetch` for component tests: answers by method and path, records the calls.
 import { vi } from 'vitest';
+import type { Build } from './api/types';
 
 export type Route = (body: unknown) => { status: number; body?: unknown };
 
@@ -27,3 +28,12 @@ export const ada = {
   subscription_tier: 'free',
   created_at: '2026-11-27T00:00:00Z',
 };
+
+/** A build record of idea `i1`, running, with `overrides`. */
+export function aBuild(overrides: Partial<Build> = {}): Build {
+  return {
+    id: 'b1', idea_id: 'i1', app_id: null, spec_version: 2, status: 'running', stage: 'compiling', stages: [], attempts: [],
+    test_report: null, credits_charged: null, version_number: null, source_commit: null, error: null,
+    created_at: '2026-11-27T05:00:00Z', finished_at: null, ...overrides,
+  };
+}

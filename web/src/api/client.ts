@@ -9,6 +9,8 @@ import type {
   App,
   AppMetrics,
   AppVersion,
+  Build,
+  BuildStarted,
   Collaborator,
   Credits,
   Idea,
@@ -120,6 +122,10 @@ export const api = {
   confirmSpec: (ideaId: string, version: number) =>
     request<SpecView>('POST', `/api/ideas/${enc(ideaId)}/spec/confirm`, { version }),
 
+  startBuild: (ideaId: string) => request<BuildStarted>('POST', `/api/ideas/${enc(ideaId)}/build`),
+  ideaBuilds: (ideaId: string) => request<Build[]>('GET', `/api/ideas/${enc(ideaId)}/builds`),
+  build: (id: string) => request<Build>('GET', `/api/builds/${enc(id)}`),
+
   credits: (before?: number) =>
     request<Credits>('GET', `/api/credits${before === undefined ? '' : `?before=${before}`}`),
 
@@ -129,6 +135,10 @@ export const api = {
   rollback: (id: string, version: number) => request<unknown>('POST', `/api/apps/${enc(id)}/rollback`, { version }),
   pause: (id: string) => request<unknown>('POST', `/api/apps/${enc(id)}/pause`),
   resume: (id: string) => request<unknown>('POST', `/api/apps/${enc(id)}/resume`),
+  /** Where the browser downloads version `version`'s code (a .tar.gz); a link, not a fetch. */
+  sourceUrl: (id: string, version: number) => `/api/apps/${enc(id)}/source?version=${version}`,
+  /** Opens the app on its own host, signed in (a redirect with a one-minute ticket); a link, not a fetch. */
+  openUrl: (id: string) => `/api/apps/${enc(id)}/open`,
   logs: (id: string) => request<LogLine[]>('GET', `/api/apps/${enc(id)}/logs?limit=100`),
   metrics: (id: string, hours = 24) => request<AppMetrics>('GET', `/api/apps/${enc(id)}/metrics?hours=${hours}`),
 

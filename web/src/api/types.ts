@@ -112,6 +112,10 @@ export interface App {
   status: string;
   url: string;
   live_version_id: string | null;
+  /** The live version's number (with the build pipeline). */
+  live_version?: number | null;
+  /** What the platform's health checks last saw (with the build pipeline). */
+  health?: AppHealth;
   role: IdeaRole;
   created_at: string;
   deployed_at: string | null;
@@ -125,7 +129,69 @@ export interface AppVersion {
   migrations: string[];
   config_names: string[];
   live: boolean;
+  /** The build that made this version; absent for a version deployed by hand (`vibe app deploy`). */
+  build_id?: string | null;
   created_at: string;
+}
+
+export type AppHealth = 'unknown' | 'healthy' | 'failing';
+
+/** A build's stages, in the order the pipeline runs them. */
+export const BUILD_STAGES = ['generating', 'compiling', 'testing', 'deploying', 'live'] as const;
+export type BuildStage = (typeof BUILD_STAGES)[number];
+export type BuildStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+export type StageStatus = 'running' | 'done' | 'failed';
+
+export interface BuildStageRecord {
+  stage: string;
+  status: StageStatus;
+  started_at: string | null;
+  duration_ms: number | null;
+  message: string | null;
+}
+
+/** One compile attempt (a failed one is repaired and tried again). */
+export interface BuildAttempt {
+  number: number;
+  ok: boolean;
+  duration_ms: number | null;
+  error: string | null;
+}
+
+export interface TestCase {
+  name: string;
+  passed: boolean;
+  failure?: string | null;
+  duration_ms?: number | null;
+}
+
+export interface TestReport {
+  passed: number;
+  failed: number;
+  cases: TestCase[];
+}
+
+/** `GET /api/builds/{id}`, and each item of `GET /api/ideas/{id}/builds` (newest first). */
+export interface Build {
+  id: string;
+  idea_id: string;
+  app_id: string | null;
+  spec_version: number;
+  status: BuildStatus;
+  stage: string | null;
+  stages: BuildStageRecord[];
+  attempts: BuildAttempt[];
+  test_report: TestReport | null;
+  credits_charged: number | null;
+  version_number: number | null;
+  source_commit: string | null;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface BuildStarted {
+  build_id: string;
 }
 
 export interface LogLine {

@@ -73,7 +73,8 @@ export function Conversation({ sessionId, canWrite, subscribe, onSession }: Prop
   return (
     <section className="conversation" aria-labelledby="conversation-title">
       <h2 id="conversation-title">Conversation</h2>
-      <div className="transcript" role="log" aria-live="polite" aria-label="Messages">
+      {/* Focusable: a long conversation scrolls, and the keyboard must be able to scroll it. */}
+      <div className="transcript" role="log" aria-live="polite" aria-label="Messages" tabIndex={0}>
         {state.messages.length === 0 && <p className="hint">Describe your idea: who is it for, and what should it do?</p>}
         {state.messages.map((message) => (
           <article key={message.id} className={`message message-${message.role}`} aria-label={`${speaker(message.role, message.agent_type)} said`}>

@@ -1,7 +1,7 @@
 // The app's spec: readable, editable as JSON by owners and collaborators (each save is a new
 // version), confirmed by the owner (a build needs a confirmed spec).
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import type { IdeaRole, SpecView, StoredEvent } from '../api/types';
 import { FormError } from './Field';
@@ -10,15 +10,23 @@ interface Props {
   ideaId: string;
   role: IdeaRole;
   subscribe: (listener: (event: StoredEvent) => void) => () => void;
+  /** Told the spec as loaded, saved or confirmed (null: none yet), e.g. so the build knows it may start. */
+  onSpec?: (spec: SpecView | null) => void;
 }
 
-export function SpecPanel({ ideaId, role, subscribe }: Props) {
+export function SpecPanel({ ideaId, role, subscribe, onSpec }: Props) {
   const [spec, setSpec] = useState<SpecView | null | undefined>(undefined);
   const [text, setText] = useState('');
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const canWrite = role !== 'viewer';
+  const told = useRef(onSpec);
+  told.current = onSpec;
+
+  useEffect(() => {
+    if (spec !== undefined) told.current?.(spec);
+  }, [spec]);
 
   async function load() {
     try {

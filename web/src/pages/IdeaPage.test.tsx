@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { act, cleanup, render, screen } from '@testing-library/react';
+import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { IdeaPage } from './IdeaPage';
 import { LiveContext } from '../live';
-import { fakeServer } from '../test-support';
+import { aBuild, fakeServer } from '../test-support';
 import type { Idea, StoredEvent } from '../api/types';
 
 beforeEach(() => localStorage.clear());
@@ -16,12 +17,14 @@ const idea = (status: Idea['status'], role: Idea['role'] = 'owner'): Idea => ({
   id: 'i1', owner_id: 'u1', name: 'Bike bookings', summary: '', status, visibility: 'private', role, created_at: '', updated_at: '',
 });
 
-function renderIdea(server: Record<string, () => { status: number; body?: unknown }>) {
+function renderIdea(server: Record<string, (body: unknown) => { status: number; body?: unknown }>) {
   const listeners = new Set<(e: StoredEvent) => void>();
   const calls = fakeServer({
     'GET /api/sessions/s1': () => ({ status: 200, body: { id: 's1', idea_id: 'i1', messages: [], credits_consumed: 4 } }),
     'GET /api/ideas/i1/spec': () => ({ status: 404, body: { error: { code: 'not_found', message: 'no spec' } } }),
     'GET /api/ideas/i1/collaborate': () => ({ status: 200, body: [] }),
+    'GET /api/ideas/i1/builds': () => ({ status: 200, body: [] }),
+    'GET /api/apps': () => ({ status: 200, body: [] }),
     ...server,
   }).calls;
   const live = { state: 'open' as const, subscribe: (l: (e: StoredEvent) => void) => (listeners.add(l), () => void listeners.delete(l)) };
@@ -58,6 +61,42 @@ describe('IdeaPage', () => {
     expect(screen.getByLabelText('Your message')).toBeInTheDocument();
     // The session is remembered: opening the idea again does not start another.
     expect(localStorage.getItem('vibe.session.i1')).toBe('s1');
+  });
+
+  it('lets the owner build once they confirm the spec, and shows the app when the build goes live', async () => {
+    let confirmed = false;
+    let built = false;
+    const spec = () => ({ idea_id: 'i1', version: 1, spec: { name: 'Bike bookings' }, confirmed });
+    const { calls, emit } = renderIdea({
+      'GET /api/ideas/i1': () => ({ status: 200, body: idea('specification') }),
+      'POST /api/sessions': () => ({ status: 201, body: { id: 's1', idea_id: 'i1' } }),
+      'GET /api/ideas/i1/spec': () => ({ status: 200, body: spec() }),
+      'POST /api/ideas/i1/spec/confirm': () => ((confirmed = true), { status: 200, body: spec() }),
+      'POST /api/ideas/i1/build': () => ({ status: 202, body: { build_id: 'b1' } }),
+      'GET /api/builds/b1': () => ({ status: 200, body: aBuild({ status: built ? 'succeeded' : 'queued', version_number: built ? 1 : null }) }),
+      'GET /api/apps': () => ({
+        status: 200,
+        body: built
+          ? [{ id: 'a1', idea_id: 'i1', slug: 'bike', name: 'Bike bookings', status: 'running', role: 'owner', health: 'unknown', live_version: 1 }]
+          : [],
+      }),
+      'GET /api/apps/a1/versions': () => ({ status: 200, body: [] }),
+      'GET /api/apps/a1/metrics?hours=24': () => ({ status: 200, body: { window_hours: 24, requests: 0, errors: 0, cpu_ms: 0, page_views: 0 } }),
+      'GET /api/apps/a1/logs?limit=100': () => ({ status: 200, body: [] }),
+    });
+    const build = await screen.findByRole('button', { name: 'Build the app' });
+    await screen.findByText('Version 1, not confirmed yet.');
+    expect(build).toBeDisabled();
+    await userEvent.click(screen.getByRole('button', { name: 'Confirm this spec' }));
+    await waitFor(() => expect(build).toBeEnabled());
+    await userEvent.click(build);
+    expect(await screen.findByText('The build is queued.')).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === 'POST').map((c) => c.path)).toEqual(['/api/sessions', '/api/ideas/i1/spec/confirm', '/api/ideas/i1/build']);
+    built = true;
+    emit({ type: 'build:progress', data: { build_id: 'b1', stage: 'live', status: 'done', percent: 100, final: true } });
+    expect(await screen.findByRole('heading', { name: 'App: Bike bookings' })).toBeInTheDocument();
+    expect(await screen.findByText('The build succeeded: version 1 is live.')).toBeInTheDocument();
+    expect(screen.getByText('live', { selector: 'strong' })).toBeInTheDocument();
   });
 
   it('shows a viewer the idea without starting a session or offering the composer', async () => {

@@ -1,5 +1,7 @@
 // One idea. While it is in ideation it is a full-screen conversation; from specification on it becomes a
-// dashboard: the conversation beside the spec, the build's progress, the live app, the people.
+// dashboard: the conversation beside the spec, the build's progress, the live app, the people. The spec
+// panel tells the build panel whether the spec is confirmed; a finished build tells the app panel to
+// reload.
 //
 // The conversation is the idea's agent session. The API has no list of an idea's sessions yet, so the
 // session this browser started is remembered per idea (localStorage); a member opening the idea
@@ -8,7 +10,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { ApiError, api } from '../api/client';
-import type { Idea, Phase, SessionWithTranscript } from '../api/types';
+import type { Build, Idea, Phase, SessionWithTranscript, SpecView } from '../api/types';
 import { useLive } from '../live';
 import { AppPanel } from '../components/AppPanel';
 import { BuildProgress } from '../components/BuildProgress';
@@ -33,6 +35,8 @@ export function IdeaPage() {
   const [sessionId, setSessionId] = useState<string | null>(null);
   const [cost, setCost] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [specConfirmed, setSpecConfirmed] = useState(false);
+  const [lastBuild, setLastBuild] = useState<string | null>(null);
 
   useEffect(() => {
     let cancelled = false;
@@ -75,6 +79,12 @@ export function IdeaPage() {
     setCost(session.credits_consumed);
   }, []);
 
+  const onSpec = useCallback((spec: SpecView | null) => setSpecConfirmed(spec?.confirmed ?? false), []);
+  const onBuildFinished = useCallback((build: Build) => {
+    setLastBuild(build.id);
+    if (build.status === 'succeeded') setPhase('live');
+  }, []);
+
   if (error)
     return (
       <section className="page narrow">
@@ -112,9 +122,15 @@ export function IdeaPage() {
         <div className="dashboard">
           <div className="dashboard-main">{conversation}</div>
           <div className="dashboard-side">
-            <SpecPanel ideaId={idea.id} role={idea.role} subscribe={subscribe} />
-            <BuildProgress ideaId={idea.id} subscribe={subscribe} />
-            {phase === 'live' && <AppPanel ideaId={idea.id} subscribe={subscribe} />}
+            <SpecPanel ideaId={idea.id} role={idea.role} subscribe={subscribe} onSpec={onSpec} />
+            <BuildProgress
+              ideaId={idea.id}
+              canBuild={idea.role === 'owner'}
+              specConfirmed={specConfirmed}
+              subscribe={subscribe}
+              onFinished={onBuildFinished}
+            />
+            <AppPanel ideaId={idea.id} subscribe={subscribe} refresh={lastBuild} />
             <Collaborators ideaId={idea.id} role={idea.role} />
           </div>
         </div>
