@@ -6,7 +6,8 @@
 //! wit/                  the WIT the SDK's bindings are generated from (`../../wit` from the SDK)
 //! apps/<crate>/         one crate per app: the platform's Cargo.toml, the SDK's Cargo.lock, and
 //!                       the generated src/ and migrations/
-//! target/               one target directory every app shares
+//! target/               the target directory every app shares (target-1/, … for builds running
+//!                       at the same time)
 //! ```
 //!
 //! Generated code supplies only `src/**.rs` and `migrations/*.sql`: the manifest is ours, so an app
@@ -65,9 +66,12 @@ impl Workspace {
         &self.root
     }
 
-    /// The target directory every app shares.
-    pub fn target_dir(&self) -> PathBuf {
-        self.root.join("target")
+    /// Target directory `slot` (0: `target/`, n: `target-n/`), one per build running at once.
+    pub fn target_dir(&self, slot: usize) -> PathBuf {
+        match slot {
+            0 => self.root.join("target"),
+            slot => self.root.join(format!("target-{slot}")),
+        }
     }
 
     /// Writes the SDK's sources, the WIT and the SDK's workspace manifest where they are missing or
@@ -80,7 +84,9 @@ impl Workspace {
             match *path {
                 // Only read: each app crate gets a copy.
                 "sdk/Cargo.lock" => continue,
-                "sdk/Cargo.toml" => write_if_changed(&destination, sdk_workspace_manifest(contents)?.as_bytes())?,
+                "sdk/Cargo.toml" => {
+                    write_if_changed(&destination, sdk_workspace_manifest(contents)?.as_bytes())?
+                }
                 _ => write_if_changed(&destination, contents)?,
             }
             keep.insert(destination);
@@ -136,7 +142,10 @@ pub fn check_app(crate_key: &str, app: &GeneratedApp) -> Result<(), String> {
     for (path, contents) in &app.files {
         check_path(path)?;
         if contents.len() > MAX_FILE_BYTES {
-            return Err(format!("{path} has {} bytes, more than the {MAX_FILE_BYTES} allowed", contents.len()));
+            return Err(format!(
+                "{path} has {} bytes, more than the {MAX_FILE_BYTES} allowed",
+                contents.len()
+            ));
         }
         total += contents.len();
     }
@@ -151,7 +160,8 @@ pub fn check_app(crate_key: &str, app: &GeneratedApp) -> Result<(), String> {
 
 /// A relative path of plain names, either `src/…/name.rs` or `migrations/name.sql`.
 fn check_path(path: &str) -> Result<(), String> {
-    let refuse = |why: &str| Err(format!("{path:?}: {why}; only src/**.rs and migrations/*.sql may be written"));
+    let refuse =
+        |why: &str| Err(format!("{path:?}: {why}; only src/**.rs and migrations/*.sql may be written"));
     let parts: Vec<&str> = path.split('/').collect();
     let plain = |part: &&str| {
         !part.is_empty()
@@ -227,7 +237,8 @@ fn sdk_file(path: &str) -> &'static [u8] {
 fn sdk_workspace_manifest(embedded: &[u8]) -> io::Result<String> {
     let invalid = |error: String| io::Error::new(io::ErrorKind::InvalidData, error);
     let text = std::str::from_utf8(embedded).map_err(|error| invalid(error.to_string()))?;
-    let mut manifest: toml::Table = text.parse().map_err(|error: toml::de::Error| invalid(error.to_string()))?;
+    let mut manifest: toml::Table =
+        text.parse().map_err(|error: toml::de::Error| invalid(error.to_string()))?;
     let workspace = manifest
         .get_mut("workspace")
         .and_then(toml::Value::as_table_mut)
@@ -335,7 +346,8 @@ mod tests {
 
     #[test]
     fn the_sdk_workspace_has_the_sdk_as_its_only_member() {
-        let manifest = sdk_workspace_manifest(sdk_file("sdk/Cargo.toml")).expect("the embedded manifest parses");
+        let manifest =
+            sdk_workspace_manifest(sdk_file("sdk/Cargo.toml")).expect("the embedded manifest parses");
         let manifest: toml::Table = manifest.parse().expect("what we write parses");
         let workspace = manifest["workspace"].as_table().expect("a workspace");
         assert_eq!(workspace["members"], toml::Value::Array(vec!["vibe-app-sdk".into()]));

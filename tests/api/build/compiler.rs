@@ -62,10 +62,23 @@ async fn the_guestbook_compiles_to_a_component_the_runtime_loads_and_a_change_re
 
     let cache = tempfile::tempdir().expect("a temporary directory");
     let mut config = RuntimeConfig::new(cache.path());
-    config.pool = PoolConfig { component_instances: 8, core_instances: 64, memories: 8, tables: 32, stacks: 8, ..PoolConfig::default() };
+    config.pool = PoolConfig {
+        component_instances: 8,
+        core_instances: 64,
+        memories: 8,
+        tables: 32,
+        stacks: 8,
+        ..PoolConfig::default()
+    };
     let runtime = Runtime::new(config).expect("the runtime starts");
     runtime
-        .load(Uuid::new_v4(), None, ComponentSource::Bytes(first.component.clone()), Limits::default(), Capabilities::isolated())
+        .load(
+            Uuid::new_v4(),
+            None,
+            ComponentSource::Bytes(first.component.clone()),
+            Limits::default(),
+            Capabilities::isolated(),
+        )
         .await
         .expect("the runtime loads the compiled guestbook");
 
@@ -91,10 +104,16 @@ async fn code_that_does_not_compile_fails_naming_the_file_and_line() {
         Err(CompileError::Failed { diagnostics, summary }) => {
             let error = diagnostics
                 .iter()
-                .find(|diagnostic| diagnostic.file.as_deref() == Some("src/lib.rs") && diagnostic.line == Some(line))
+                .find(|diagnostic| {
+                    diagnostic.file.as_deref() == Some("src/lib.rs") && diagnostic.line == Some(line)
+                })
                 .unwrap_or_else(|| panic!("no error at src/lib.rs:{line} in {diagnostics:#?}"));
             assert_eq!(error.message, "mismatched types");
-            assert!(error.rendered.contains("not a number"), "the rendered error quotes the code: {}", error.rendered);
+            assert!(
+                error.rendered.contains("not a number"),
+                "the rendered error quotes the code: {}",
+                error.rendered
+            );
             assert!(summary.contains(&format!("src/lib.rs:{line}")), "{summary}");
         }
         other => panic!("expected the build to fail, got {other:?}"),
@@ -134,7 +153,11 @@ async fn a_build_over_its_time_limit_is_stopped_with_all_its_processes() {
         Err(CompileError::TimedOut(limit)) => assert_eq!(limit, Duration::from_secs(3)),
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_secs(15), "stopped soon after the limit: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "stopped soon after the limit: {:?}",
+        started.elapsed()
+    );
     let left = processes_mentioning(data_dir.path());
     assert!(left.is_empty(), "processes of the stopped build are still running: {left:#?}");
 }

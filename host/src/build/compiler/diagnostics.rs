@@ -93,7 +93,8 @@ impl BuildOutput {
         match (line.reason.as_str(), line.message) {
             ("compiler-message", Some(message)) => self.read_message(ours, message),
             ("compiler-artifact", _) if ours => {
-                self.component = line.filenames.into_iter().find(|file| file.extension().is_some_and(|ext| ext == "wasm"));
+                self.component =
+                    line.filenames.into_iter().find(|file| file.extension().is_some_and(|ext| ext == "wasm"));
             }
             _ => {}
         }
@@ -111,7 +112,9 @@ impl BuildOutput {
             return;
         }
         // Summaries ("aborting due to 2 previous errors", "3 warnings emitted") point at nothing.
-        if message.spans.is_empty() && (message.message.starts_with("aborting due to") || message.message.ends_with("emitted")) {
+        if message.spans.is_empty()
+            && (message.message.starts_with("aborting due to") || message.message.ends_with("emitted"))
+        {
             return;
         }
         match message.level.as_str() {
@@ -181,7 +184,9 @@ mod tests {
     }
 
     fn span(file: &str, line: u32, primary: bool, expansion: Option<String>) -> String {
-        let expansion = expansion.map_or("null".to_owned(), |span| format!(r#"{{"span":{span},"macro_decl_name":"m!","def_site_span":null}}"#));
+        let expansion = expansion.map_or("null".to_owned(), |span| {
+            format!(r#"{{"span":{span},"macro_decl_name":"m!","def_site_span":null}}"#)
+        });
         format!(
             r#"{{"file_name":"{file}","line_start":{line},"line_end":{line},"column_start":5,"column_end":9,"is_primary":{primary},"label":null,"text":[],"expansion":{expansion}}}"#
         )
@@ -193,8 +198,18 @@ mod tests {
         let macro_call = span("src/pages.rs", 7, true, None);
         for line in [
             "   Compiling serde v1.0.0".to_owned(),
-            message(MANIFEST, "error", "mismatched types", &[span("src/lib.rs", 3, false, None), span("src/lib.rs", 12, true, None)].join(",")),
-            message(MANIFEST, "error", "in a macro", &span("/sdk/vibe-app-sdk/src/html.rs", 40, true, Some(macro_call))),
+            message(
+                MANIFEST,
+                "error",
+                "mismatched types",
+                &[span("src/lib.rs", 3, false, None), span("src/lib.rs", 12, true, None)].join(","),
+            ),
+            message(
+                MANIFEST,
+                "error",
+                "in a macro",
+                &span("/sdk/vibe-app-sdk/src/html.rs", 40, true, Some(macro_call)),
+            ),
             message(MANIFEST, "warning", "unused variable", &span("src/lib.rs", 2, true, None)),
             message(MANIFEST, "error", "aborting due to 2 previous errors", ""),
             message("/build/sdk/vibe-app-sdk/Cargo.toml", "warning", "in the SDK", ""),
@@ -203,7 +218,10 @@ mod tests {
         }
         assert_eq!(output.error_count, 2);
         assert_eq!((output.errors[0].file.as_deref(), output.errors[0].line), (Some("src/lib.rs"), Some(12)));
-        assert_eq!((output.errors[1].file.as_deref(), output.errors[1].line), (Some("src/pages.rs"), Some(7)));
+        assert_eq!(
+            (output.errors[1].file.as_deref(), output.errors[1].line),
+            (Some("src/pages.rs"), Some(7))
+        );
         assert_eq!(output.warnings, vec!["warning: unused variable\n".to_owned()]);
         assert_eq!(output.summary(), "2 errors; the first: src/lib.rs:12: mismatched types");
         assert!(!output.target_missing);

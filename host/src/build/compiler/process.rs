@@ -48,7 +48,11 @@ pub(super) struct RunLimits {
 /// Runs `command` in a process group of its own under `limits`, handing each line of its standard
 /// output to `on_line`; returns how it ended and the end of its standard error. When this returns
 /// (or its future is dropped), no process of the group is left running.
-pub(super) async fn run<F>(mut command: Command, limits: RunLimits, mut on_line: F) -> io::Result<(Ended, String)>
+pub(super) async fn run<F>(
+    mut command: Command,
+    limits: RunLimits,
+    mut on_line: F,
+) -> io::Result<(Ended, String)>
 where
     F: FnMut(&str) + Send + 'static,
 {
@@ -125,7 +129,8 @@ impl Group {
         let started = tokio::time::Instant::now();
         let pgid = self.pgid;
         while started.elapsed() < KILL_GRACE {
-            let running = tokio::task::spawn_blocking(move || !group_members(pgid).is_empty()).await.unwrap_or(false);
+            let running =
+                tokio::task::spawn_blocking(move || !group_members(pgid).is_empty()).await.unwrap_or(false);
             if !running {
                 return;
             }
