@@ -21,7 +21,7 @@ fn main() {
     for tree in TREES {
         // A directory: cargo reruns this script when anything under it changes.
         println!("cargo:rerun-if-changed={}", root.join(tree).display());
-        collect(&root, &root.join(tree), &mut files);
+        collect(&root.join(tree), &mut files);
     }
     for file in FILES {
         println!("cargo:rerun-if-changed={}", root.join(file).display());
@@ -44,7 +44,7 @@ fn main() {
 }
 
 /// Every file under `dir`, skipping build output (`target/`) and hidden entries.
-fn collect(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     let entries = fs::read_dir(dir).unwrap_or_else(|error| panic!("reading {}: {error}", dir.display()));
     for entry in entries {
         let entry = entry.expect("a readable directory entry");
@@ -55,7 +55,7 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
         }
         let path = entry.path();
         if entry.file_type().expect("a file type").is_dir() {
-            collect(root, &path, files);
+            collect(&path, files);
         } else {
             files.push(path);
         }

@@ -6,7 +6,8 @@
 //! wit/                  the WIT the SDK's bindings are generated from (`../../wit` from the SDK)
 //! apps/<crate>/         one crate per app: the platform's Cargo.toml, the SDK's Cargo.lock, and
 //!                       the generated src/ and migrations/
-//! target/               one target directory every app shares
+//! target/               the target directory every app shares (target-1/, … for builds running
+//!                       at the same time)
 //! ```
 //!
 //! Generated code supplies only `src/**.rs` and `migrations/*.sql`: the manifest is ours, so an app
@@ -65,9 +66,12 @@ impl Workspace {
         &self.root
     }
 
-    /// The target directory every app shares.
-    pub fn target_dir(&self) -> PathBuf {
-        self.root.join("target")
+    /// Target directory `slot` (0: `target/`, n: `target-n/`), one per build running at once.
+    pub fn target_dir(&self, slot: usize) -> PathBuf {
+        match slot {
+            0 => self.root.join("target"),
+            slot => self.root.join(format!("target-{slot}")),
+        }
     }
 
     /// Writes the SDK's sources, the WIT and the SDK's workspace manifest where they are missing or

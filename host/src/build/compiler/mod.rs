@@ -1,8 +1,9 @@
 //! The compiler stage: a generated app's files become a `wasm32-wasip2` component.
 //!
 //! The files go into the build workspace ([`super::workspace`]) under the platform's manifest, and
-//! `cargo build --offline --release --target wasm32-wasip2` compiles them with the target
-//! directory every app shares, so that once the SDK is compiled a typical app builds in seconds.
+//! `cargo build --offline --release --target wasm32-wasip2` compiles them into a target directory
+//! every app shares (one per build that may run at once), so that once the SDK is compiled there a
+//! typical app builds in seconds.
 //! Each build runs under a wall-clock limit and a memory limit (see [`process`]), and at most
 //! [`CompilerSettings::concurrency`] builds run at once; the others wait their turn.
 //!
@@ -45,7 +46,8 @@ pub struct BuildConfig {
     /// Memory a build (cargo and every process it starts) may use, in MB.
     #[arg(long, env = "VIBE_BUILD_MEMORY_MB", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(64..))]
     pub build_memory_mb: u64,
-    /// Builds that compile at once; more wait their turn.
+    /// Builds that compile at once, each in a target directory of its own (where the SDK compiles
+    /// once); more wait their turn.
     #[arg(long, env = "VIBE_BUILD_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub build_concurrency: u64,
     /// With an LLM configured: compile-and-test attempts per build, the first included; after each
@@ -150,6 +152,10 @@ struct Inner {
     settings: CompilerSettings,
     workspace: Workspace,
     turns: Semaphore,
+    /// The free target directories, one per build that may run at once: cargo locks its target
+    /// directory for a whole build, so builds sharing one would wait on each other anyway. Each
+    /// compiles the SDK once, then serves every app.
+    slots: Mutex<Vec<usize>>,
     /// One lock per crate: two builds of the same crate would write over each other's files.
     crates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -158,8 +164,10 @@ impl Compiler {
     /// A compiler with `settings`; nothing is written until the first compile.
     pub fn new(settings: CompilerSettings) -> Compiler {
         let workspace = Workspace::new(&settings.build_dir);
-        let turns = Semaphore::new(settings.concurrency.max(1));
-        Compiler { inner: Arc::new(Inner { settings, workspace, turns, crates: Mutex::default() }) }
+        let concurrency = settings.concurrency.max(1);
+        let turns = Semaphore::new(concurrency);
+        let slots = Mutex::new((0..concurrency).rev().collect());
+        Compiler { inner: Arc::new(Inner { settings, workspace, turns, slots, crates: Mutex::default() }) }
     }
 
     /// The build workspace.
@@ -177,13 +185,19 @@ impl Compiler {
         let result = {
             let _crate = crate_lock.lock().await;
             let _turn = self.inner.turns.acquire().await.expect("the semaphore is never closed");
-            self.compile_now(crate_key, app).await
+            let slot = Slot::take(&self.inner.slots);
+            self.compile_now(crate_key, app, slot.index).await
         };
         self.release_crate_lock(crate_key, crate_lock);
         result
     }
 
-    async fn compile_now(&self, crate_key: &str, app: &GeneratedApp) -> Result<Compiled, CompileError> {
+    async fn compile_now(
+        &self,
+        crate_key: &str,
+        app: &GeneratedApp,
+        slot: usize,
+    ) -> Result<Compiled, CompileError> {
         let workspace = self.inner.workspace.clone();
         let (key, files) = (crate_key.to_owned(), app.clone());
         let krate = tokio::task::spawn_blocking(move || {
@@ -216,7 +230,7 @@ impl Compiler {
             .envs(std::env::vars_os().filter(|(name, _)| {
                 name.to_str().is_some_and(|name| PASSED_ENV.contains(&name) || name.starts_with("RUSTUP_"))
             }))
-            .env("CARGO_TARGET_DIR", self.inner.workspace.target_dir())
+            .env("CARGO_TARGET_DIR", self.inner.workspace.target_dir(slot))
             .env("CARGO_TERM_COLOR", "never")
             // Empty values override what a cargo config file of the user might set.
             .env("CARGO_ENCODED_RUSTFLAGS", "")
@@ -250,7 +264,7 @@ impl Compiler {
         let component_path = output.component.clone().unwrap_or_else(|| {
             self.inner
                 .workspace
-                .target_dir()
+                .target_dir(slot)
                 .join(TARGET)
                 .join("release")
                 .join(format!("{}.wasm", krate.lib_name))
@@ -273,6 +287,27 @@ impl Compiler {
         if Arc::strong_count(&crate_lock) == 2 {
             crates.remove(&crate_key.replace('_', "-"));
         }
+    }
+}
+
+/// A target directory taken for one build, given back when dropped (also when the build's future
+/// is dropped).
+struct Slot<'a> {
+    free: &'a Mutex<Vec<usize>>,
+    index: usize,
+}
+
+impl<'a> Slot<'a> {
+    /// A free slot; there is one for every turn of the semaphore, so one is free to a turn holder.
+    fn take(free: &'a Mutex<Vec<usize>>) -> Slot<'a> {
+        let index = lock(free).pop().expect("a turn holder finds a free target directory");
+        Slot { free, index }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        lock(self.free).push(self.index);
     }
 }
 
