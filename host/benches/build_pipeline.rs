@@ -29,7 +29,7 @@ use vibe_host::secrets::Secret;
 
 mod support;
 
-use support::run_in_scratch_database;
+use support::{percentile, run_in_scratch_database};
 
 /// Warm builds of new apps measured after the cold one.
 const WARM_NEW_APPS: usize = 3;
@@ -56,6 +56,7 @@ async fn measure(url: &str) -> anyhow::Result<()> {
         "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "build", "generate", "compile", "test", "deploy", "total", "wall"
     );
+    let mut warm = Vec::new();
     for round in 0..=WARM_NEW_APPS {
         let mut spec = spec.clone();
         spec["app"]["slug"] = json!(format!("book-club-{round}"));
@@ -65,7 +66,11 @@ async fn measure(url: &str) -> anyhow::Result<()> {
         } else {
             format!("new app, warm cache #{round}")
         };
-        report(&label, &build(&state, owner, idea).await?);
+        let built = build(&state, owner, idea).await?;
+        report(&label, &built);
+        if round > 0 {
+            warm.push(built.1);
+        }
         if round == WARM_NEW_APPS {
             spec["entities"][0]["fields"]
                 .as_array_mut()
@@ -75,6 +80,12 @@ async fn measure(url: &str) -> anyhow::Result<()> {
             report("new version (+1 field), warm", &build(&state, owner, idea).await?);
         }
     }
+    warm.sort();
+    println!(
+        "new app, warm cache: median wall {:.2} s over {} builds",
+        percentile(&warm, 0.5).as_secs_f64(),
+        warm.len()
+    );
     workers.shutdown().await;
     Ok(())
 }
