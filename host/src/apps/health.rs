@@ -56,7 +56,11 @@ pub async fn check_all(state: &AppState) -> usize {
 pub async fn check(state: &AppState, app_id: Uuid) -> Option<Health> {
     let live = state.apps.registry().by_id(app_id)?;
     let LiveState::Serving(app) = &live.state else { return None };
-    let request = Request::get(HEALTH_PATH).body(axum::body::Body::empty()).ok()?;
+    // As a request from outside would come: an app (and the runtime) wants to know the host asked.
+    let request = Request::get(HEALTH_PATH)
+        .header("host", "health.check.invalid")
+        .body(axum::body::Body::empty())
+        .ok()?;
     let response = app.handle(request).await;
     let status = response.status();
     Some(if status.is_success() {

@@ -294,10 +294,12 @@ mod tests {
     }
 
     #[test]
-    fn apps_on_the_platform_origin_are_sandboxed() {
+    fn apps_on_the_platform_origin_are_sandboxed_and_no_app_sets_a_platform_cookie() {
         let mut headers = http::HeaderMap::new();
         headers.append(SET_COOKIE, HeaderValue::from_static("vibe_session=x; Path=/"));
+        headers.append(SET_COOKIE, HeaderValue::from_static("vibe_app_session=y; Path=/"));
         headers.append(SET_COOKIE, HeaderValue::from_static("cart=1"));
+        keep_platform_cookies(&mut headers);
         confine(&mut headers);
         assert_eq!(headers.get_all(SET_COOKIE).iter().collect::<Vec<_>>(), ["cart=1"]);
         assert!(headers["content-security-policy"].to_str().unwrap().starts_with("sandbox"));

@@ -319,3 +319,113 @@ pub async fn wait_for_build(user: &TestUser, build_id: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_built_app_that_starts_failing_its_health_check_notifies_its_owner_once(db: sqlx::PgPool) {
+    use vibe_host::apps::health;
+
+    let server = TestServer::start(db.clone()).await;
+    let _workers = build_workers(&server).await;
+    let alice = server.signup("alice@example.com").await;
+    let idea = idea_with_spec(&alice, "Rooms", &crate::specs::example("room-booking")).await;
+    assert_green(&build(&alice, idea).await);
+    let app_id: Uuid = listed_app(&alice, idea).await["id"].as_str().unwrap().parse().unwrap();
+    let notifications = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM events WHERE kind = 'notification' AND user_id = $1 AND data->>'kind' = 'app_health'",
+        )
+        .bind(alice.id)
+        .fetch_one(&db)
+        .await
+        .unwrap()
+    };
+
+    assert_eq!(health::check_all(&server.state).await, 1);
+    assert_eq!(listed_app(&alice, idea).await["health"], "healthy");
+    assert_eq!(notifications().await, 0, "a new app being healthy is no news");
+
+    // The app's database refuses it: its role may no longer log in, its open connections are gone.
+    let role = vibe_apps_runtime::tenant::role_name(app_id);
+    sqlx::query(&format!("ALTER ROLE {role} NOLOGIN")).execute(&db).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1")
+        .bind(&role)
+        .execute(&db)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        health::check_all(&server.state).await;
+    }
+    assert_eq!(listed_app(&alice, idea).await["health"], "failing");
+    assert_eq!(notifications().await, 1, "told once, however many checks fail");
+
+    sqlx::query(&format!("ALTER ROLE {role} LOGIN")).execute(&db).await.unwrap();
+    health::check_all(&server.state).await;
+    assert_eq!(listed_app(&alice, idea).await["health"], "healthy");
+    assert_eq!(notifications().await, 2, "and told when it recovers");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_owner_opens_their_app_on_its_own_host_signed_in_and_a_forged_ticket_is_refused(
+    db: sqlx::PgPool,
+) {
+    let server = TestServer::start(db.clone()).await;
+    let _workers = build_workers(&server).await;
+    let alice = server.signup("alice@example.com").await;
+    let idea = idea_with_spec(&alice, "Book club", &crate::specs::example("book-club")).await;
+    assert_green(&build(&alice, idea).await);
+    let app = listed_app(&alice, idea).await;
+    let (app_id, slug) = (app["id"].as_str().unwrap().to_owned(), app["slug"].as_str().unwrap().to_owned());
+    let host = format!("{slug}.apps.localhost");
+    let on_host = |method: Method, path: &str| server.anon(method, path).header("host", &host);
+
+    let opened = alice.get(&format!("/api/apps/{app_id}/open")).await;
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    let location = opened.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("http://{host}:")), "{location}");
+    let entry = location.split_once(&host).unwrap().1;
+    let entry = &entry[entry.find('/').unwrap()..];
+    assert!(entry.starts_with("/_vibe/enter?ticket="), "{entry}");
+
+    // Without the cookie the app's host knows nobody: visitors may only read books.
+    let anonymous =
+        on_host(Method::POST, "/api/books").json(&json!({"title": "T", "author": "A"})).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    let entered = on_host(Method::GET, entry).send().await.unwrap();
+    assert_eq!(entered.status(), StatusCode::SEE_OTHER);
+    let cookie = entered.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("vibe_app_session=") && cookie.contains("HttpOnly"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let created = on_host(Method::POST, "/api/books")
+        .header("cookie", &session)
+        .json(&json!({"title": "Middlemarch", "author": "George Eliot", "status": "suggested"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED, "the owner, on the app's own host");
+
+    // The ticket and the cookie are for this app's host only, and neither is a platform session.
+    let platform = server
+        .anon(Method::GET, "/api/users/me")
+        .header("cookie", format!("vibe_session={}", &session["vibe_app_session=".len()..]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(platform.status(), StatusCode::UNAUTHORIZED);
+    let forged = on_host(Method::GET, "/_vibe/enter?ticket=eyJhbGciOiJIUzI1NiJ9.e30.x").send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let stranger = server.signup("mallory@example.com").await;
+    let theirs = stranger.get(&format!("/api/apps/{app_id}/open")).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND, "only people who may see the app");
+
+    // Logging out ends the app host's session too.
+    let logout = alice.post("/api/auth/logout", json!({})).await;
+    assert!(logout.status().is_success(), "{}", logout.status());
+    let after = on_host(Method::POST, "/api/books")
+        .header("cookie", &session)
+        .json(&json!({"title": "After", "author": "Logout"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+}
