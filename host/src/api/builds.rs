@@ -35,6 +35,9 @@ pub struct BuildView {
     pub app_id: Option<Uuid>,
     /// The spec version it built.
     pub spec_version: i32,
+    /// That spec, as built (the app version it made keeps it).
+    #[schema(value_type = Object)]
+    pub spec: Value,
     /// `queued`, `running`, `succeeded` or `failed`.
     pub status: String,
     /// The stage it is at or ended in: `generating`, `compiling`, `testing`, `deploying`, `live`.
@@ -62,7 +65,7 @@ pub struct BuildView {
     pub finished_at: Option<OffsetDateTime>,
 }
 
-const BUILD_COLUMNS: &str = "id, idea_id, app_id, spec_version, status, stage, stages, attempts, test_report, \
+const BUILD_COLUMNS: &str = "id, idea_id, app_id, spec_version, spec, status, stage, stages, attempts, test_report, \
     credits_charged, version_number, source_commit, error, created_at, finished_at";
 
 /// `GET /api/apps/{id}/source` query.

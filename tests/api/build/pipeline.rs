@@ -75,6 +75,7 @@ async fn a_book_club_spec_becomes_a_live_app_that_grows_a_field_survives_a_bad_b
     let first = build(&alice, idea).await;
     assert_green(&first);
     assert_eq!(first["version_number"], 1);
+    assert_eq!(first["spec"]["app"]["slug"], "book-club", "the build keeps the spec it built");
     assert!(first["credits_charged"].as_i64().unwrap() > 0, "a green build is charged: {first:#}");
     let app = listed_app(&alice, idea).await;
     let slug = app["slug"].as_str().unwrap().to_owned();
