@@ -197,6 +197,15 @@ async fn list_apps(State(state): State<AppState>, user: AuthUser) -> ApiResult<J
     Ok(Json(rows.into_iter().map(|row| row.into_app(&state)).collect()))
 }
 
+/// App `id`'s slug (404 when it is gone).
+pub(super) async fn app_slug(state: &AppState, id: Uuid) -> Result<String, ApiError> {
+    sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
 /// Opens the app on its own host (`{slug}.{apps domain}`), signed in: a redirect carrying a
 /// one-minute ticket for that app alone, which the app's host exchanges for its own cookie.
 #[utoipa::path(
@@ -215,11 +224,7 @@ async fn open_app(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Redirect> {
     require_app(&state.db, id, user.id, Need::Read).await?;
-    let slug: String = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let slug = app_slug(&state, id).await?;
     let url = crate::apps::entry::open_url(&state, &user, id, &slug).map_err(ApiError::Internal)?;
     Ok(Redirect::to(&url))
 }

@@ -178,11 +178,7 @@ async fn app_source(
     Query(query): Query<SourceQuery>,
 ) -> ApiResult<Response> {
     require_app(&state.db, id, user.id, Need::Read).await?;
-    let slug: String = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let slug = super::apps::app_slug(&state, id).await?;
     if !state.builds.repos.path(id).exists() {
         // An app uploaded by hand has no repository: its code is its owner's, not ours.
         return Err(ApiError::NotFound);
