@@ -400,7 +400,7 @@ pub async fn run_turn(
     })?;
     let (result, stats) = runtime.call_turn(&prepared, input, context).await;
     if result.is_ok() {
-        charge_call(state, session.owner, session_id).await;
+        charge_call(state, session.owner, session_id, stats.fuel_consumed.unwrap_or(0)).await;
     }
     let billed: Option<i64> = sqlx::query_scalar("SELECT credits_consumed FROM agent_sessions WHERE id = $1")
         .bind(session_id)
@@ -413,13 +413,13 @@ pub async fn run_turn(
     Ok(result?)
 }
 
-/// Charges one agent call to `owner`, about `session_id`, after the call: the work is done, so a
+/// Charges one agent call to `owner`, about `session_id`, with the fuel it burned, after the call: the work is done, so a
 /// refusal (no credits left, spending paused) does not undo the turn. The ledger tells the owner they
 /// ran out, and their next LLM calls are refused before any provider is asked. A call that failed is
 /// not charged (a trap or a limit hit is the plugin's failure, not the user's usage).
-async fn charge_call(state: &AppState, owner: Uuid, session_id: Uuid) {
+async fn charge_call(state: &AppState, owner: Uuid, session_id: Uuid, fuel: u64) {
     let call = Uuid::now_v7().to_string();
-    match state.ledger.charge_agent_call(owner, session_id, &call).await {
+    match state.ledger.charge_agent_call(owner, session_id, &call, fuel).await {
         Ok(_) => {}
         Err(error @ (LedgerError::Insufficient { .. } | LedgerError::SpendingPaused { .. })) => {
             tracing::info!(%session_id, error = %error, "an agent call was not charged");

@@ -67,6 +67,10 @@ pub struct CreditsConfig {
     /// Credits per agent call (a plugin invocation).
     #[arg(long, env = "VIBE_PRICE_AGENT_CALL", default_value_t = 1)]
     pub price_agent_call: i64,
+    /// Credits per billion units of fuel an agent call burns (WASM instructions, roughly), on top of
+    /// the call's price; rounded down, so ordinary calls cost only their price.
+    #[arg(long, env = "VIBE_PRICE_AGENT_GIGAFUEL", default_value_t = 1)]
+    pub price_agent_gigafuel: i64,
     /// Credits per build (spec → component → tests).
     #[arg(long, env = "VIBE_PRICE_BUILD", default_value_t = 5)]
     pub price_build: i64,
@@ -106,6 +110,7 @@ impl Default for CreditsConfig {
             spike_pause_minutes: 60,
             app_grace_minutes: 24 * 60,
             price_agent_call: 1,
+            price_agent_gigafuel: 1,
             price_build: 5,
             price_app_1k_requests: 1,
             stripe_secret_key: None,

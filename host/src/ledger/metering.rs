@@ -27,16 +27,28 @@ pub fn app_requests_cost(requests: u64, per_1k: i64) -> i64 {
     i64::try_from((u128::from(requests) * per_1k).div_ceil(1000)).unwrap_or(i64::MAX)
 }
 
+/// What `fuel` units of an agent's fuel cost at `per_gigafuel` credits per billion, rounded down.
+pub fn agent_fuel_cost(fuel: u64, per_gigafuel: i64) -> i64 {
+    let per_gigafuel = u128::try_from(per_gigafuel.max(0)).unwrap_or(0);
+    i64::try_from(u128::from(fuel) * per_gigafuel / 1_000_000_000).unwrap_or(i64::MAX)
+}
+
 impl Ledger {
-    /// Charges one agent call (`VIBE_PRICE_AGENT_CALL`) to `user_id`, about `session_id`. `call_key` names
-    /// the call (for example its id), so a retried charge is applied once.
+    /// Charges one agent call to `user_id`, about `session_id`: its price (`VIBE_PRICE_AGENT_CALL`)
+    /// and the `fuel` it burned (`VIBE_PRICE_AGENT_GIGAFUEL`). `call_key` names the call (for
+    /// example its id), so a retried charge is applied once.
     pub async fn charge_agent_call(
         &self,
         user_id: Uuid,
         session_id: Uuid,
         call_key: &str,
+        fuel: u64,
     ) -> LedgerResult<Option<Posted>> {
-        let price = self.config.price_agent_call;
+        let price = self
+            .config
+            .price_agent_call
+            .max(0)
+            .saturating_add(agent_fuel_cost(fuel, self.config.price_agent_gigafuel));
         if price <= 0 {
             return Ok(None);
         }
@@ -74,5 +86,20 @@ impl Ledger {
     /// The price of one build.
     pub fn build_price(&self) -> i64 {
         self.config.price_build.max(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::agent_fuel_cost;
+
+    #[test]
+    fn fuel_costs_whole_credits_per_billion_rounded_down() {
+        assert_eq!(agent_fuel_cost(0, 1), 0);
+        assert_eq!(agent_fuel_cost(999_999_999, 1), 0, "an ordinary call costs only its price");
+        assert_eq!(agent_fuel_cost(2_500_000_000, 1), 2);
+        assert_eq!(agent_fuel_cost(2_500_000_000, 4), 10);
+        assert_eq!(agent_fuel_cost(u64::MAX, i64::MAX), i64::MAX, "no overflow");
+        assert_eq!(agent_fuel_cost(5_000_000_000, -3), 0, "a negative price charges nothing");
     }
 }

@@ -36,9 +36,9 @@ async fn usage_shows_per_session_build_and_app(db: PgPool) {
     let ledger = &server.state.ledger;
     let session = Uuid::now_v7();
     for call in ["c1", "c2", "c3"] {
-        ledger.charge_agent_call(ada.id, session, call).await.unwrap();
+        ledger.charge_agent_call(ada.id, session, call, 0).await.unwrap();
     }
-    ledger.charge_agent_call(ada.id, session, "c3").await.unwrap();
+    ledger.charge_agent_call(ada.id, session, "c3", 0).await.unwrap();
     let build = Uuid::now_v7();
     let hold = ledger.reserve_build(ada.id, build, None).await.unwrap();
     ledger.settle(hold.id, ledger.build_price()).await.unwrap();
@@ -109,10 +109,10 @@ async fn a_consumption_spike_pauses_spending_until_an_operator_lifts_it(db: PgPo
     let ledger = &server.state.ledger;
     let session = Uuid::now_v7();
     for call in ["c1", "c2", "c3"] {
-        ledger.charge_agent_call(ada.id, session, call).await.unwrap();
+        ledger.charge_agent_call(ada.id, session, call, 0).await.unwrap();
     }
     // 12 credits within the window > 10: the third spend went through and started the pause.
-    let paused = ledger.charge_agent_call(ada.id, session, "c4").await.unwrap_err();
+    let paused = ledger.charge_agent_call(ada.id, session, "c4", 0).await.unwrap_err();
     assert!(matches!(paused, LedgerError::SpendingPaused { .. }), "{paused:?}");
     let response = axum::response::IntoResponse::into_response(vibe_host::error::ApiError::from(paused));
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -140,7 +140,7 @@ async fn a_consumption_spike_pauses_spending_until_an_operator_lifts_it(db: PgPo
     assert_eq!(ada.request(Method::POST, &path).send().await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(olga.request(Method::POST, &path).send().await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(olga.request(Method::POST, &path).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    ledger.charge_agent_call(ada.id, session, "c5").await.unwrap();
+    ledger.charge_agent_call(ada.id, session, "c5", 0).await.unwrap();
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -236,4 +236,23 @@ async fn the_cli_grants_credits_once_per_key(db: PgPool) {
     assert_eq!(credits["ledger"][0]["kind"], "grant");
     assert_eq!(credits["ledger"][0]["reason"], "beta tester");
     assert_eq!(credits["ledger"].as_array().unwrap().len(), 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_agent_call_is_charged_its_price_and_the_fuel_it_burned(db: PgPool) {
+    let server = TestServer::start(db.clone()).await;
+    let ada = server.signup("ada@example.com").await;
+    let balance = || async {
+        sqlx::query_scalar::<_, i64>("SELECT credits_balance FROM users WHERE id = $1")
+            .bind(ada.id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let before = balance().await;
+    let session = Uuid::now_v7();
+    server.state.ledger.charge_agent_call(ada.id, session, "light", 40_000).await.unwrap();
+    assert_eq!(balance().await, before - 1, "an ordinary call: its price");
+    server.state.ledger.charge_agent_call(ada.id, session, "heavy", 2_500_000_000).await.unwrap();
+    assert_eq!(balance().await, before - 1 - 3, "a heavy one: its price and 2 credits of fuel");
 }
