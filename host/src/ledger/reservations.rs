@@ -230,13 +230,22 @@ impl Ledger {
 
     /// Marks every expired reservation released (their holders crashed or forgot) and returns how many.
     pub async fn sweep(&self) -> LedgerResult<u64> {
-        let released = sqlx::query(
-            "UPDATE credit_reservations SET status = 'released', ended_at = now() \
-             WHERE status = 'held' AND expires_at <= now()",
+        // An LLM call whose hold expired was cut off with its process (a live call settles or
+        // releases its hold itself): its record says so, in the same statement.
+        let released: i64 = sqlx::query_scalar(
+            "WITH released AS ( \
+                 UPDATE credit_reservations SET status = 'released', ended_at = now() \
+                 WHERE status = 'held' AND expires_at <= now() RETURNING idempotency_key), \
+             abandoned AS ( \
+                 UPDATE llm_calls SET outcome = 'failed', finished_at = now(), \
+                     error = 'the process making the call stopped before it ended' \
+                 WHERE outcome = 'pending' AND 'llm_call:' || id::text IN (SELECT idempotency_key FROM released) \
+                 RETURNING 1) \
+             SELECT count(*) FROM released",
         )
-        .execute(&self.db)
-        .await?
-        .rows_affected();
+        .fetch_one(&self.db)
+        .await?;
+        let released = u64::try_from(released).unwrap_or(0);
         if released > 0 {
             tracing::info!(released, "credits: released expired reservations");
         }

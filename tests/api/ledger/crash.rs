@@ -115,6 +115,14 @@ async fn a_process_killed_while_holding_credits_leaves_the_balance_whole_after_r
         .await
         .unwrap();
     assert_eq!(status, "released", "{}", second.log());
+    let abandoned: (String, Option<String>) = sqlx::query_as(
+        "SELECT outcome, error FROM llm_calls WHERE session_id = $1 ORDER BY started_at LIMIT 1",
+    )
+    .bind(session)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(abandoned.0, "failed", "the killed call's record says it never ended: {abandoned:?}");
 
     // The new process takes the turn over; its LLM call is answered and charged, once.
     let deadline = Instant::now() + Duration::from_secs(90);
