@@ -328,12 +328,13 @@ impl<'a> Run<'a> {
         Ok(row.map(|(app_id, version)| Deployed { app_id, version, commit: None }))
     }
 
-    /// The spec and migrations of the app's live version, when the app has one built from a spec.
+    /// The spec and migrations of the app's newest built version, when it has one: the schema is as
+    /// that version's migrations left it, even when an older version is live after a rollback.
     async fn previous_version(&self) -> Result<Option<PreviousVersion>, Failure> {
         let Some(app_id) = self.build.app_id else { return Ok(None) };
         let row: Option<(Value, Value)> = sqlx::query_as(
-            "SELECT b.spec, v.migrations FROM apps a JOIN app_versions v ON v.id = a.live_version_id \
-             JOIN builds b ON b.id = v.build_id WHERE a.id = $1",
+            "SELECT b.spec, v.migrations FROM app_versions v JOIN builds b ON b.id = v.build_id \
+             WHERE v.app_id = $1 ORDER BY v.number DESC LIMIT 1",
         )
         .bind(app_id)
         .fetch_optional(&self.state.db)
@@ -341,7 +342,7 @@ impl<'a> Run<'a> {
         .map_err(|error| Failure::at(Stage::Generating, format!("database: {error}")))?;
         let Some((spec, migrations)) = row else { return Ok(None) };
         let spec: AppSpec = app_spec::parse(&spec).map_err(|_| {
-            Failure::at(Stage::Generating, "the live version's spec no longer validates".to_owned())
+            Failure::at(Stage::Generating, "the newest version's spec no longer validates".to_owned())
         })?;
         let migrations = migrations
             .as_array()

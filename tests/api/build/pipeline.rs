@@ -172,6 +172,18 @@ async fn a_book_club_spec_becomes_a_live_app_that_grows_a_field_survives_a_bad_b
         let migrations = listing.iter().filter(|path| path.ends_with(".sql")).count();
         assert_eq!(migrations > 1, expect_isbn, "version 2 adds a migration: {listing:?}");
     }
+    // After the rollback, a new version builds on the schema as version 2 left it.
+    spec["entities"][0]["fields"].as_array_mut().unwrap().push(json!({
+        "name": "year", "label": "Year", "type": "integer", "min": 0, "max": 3000
+    }));
+    confirm_spec(&alice, idea, &spec).await;
+    let third = build(&alice, idea).await;
+    assert_green(&third);
+    assert_eq!(third["version_number"], 3);
+    let listed = app_request(&server, Some(&alice), Method::GET, &slug, "/api/books").send().await.unwrap();
+    let body = listed.text().await.unwrap();
+    assert!(body.contains("Middlemarch") && body.contains("isbn") && body.contains("year"), "{body}");
+
     let response = alice.get(&format!("/api/apps/{app_id}/source?version=9")).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let bob = server.signup("bob@example.com").await;
