@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/ideas/{id}/build"),
     ("GET", "/api/ideas/{id}/builds"),
     ("GET", "/api/builds/{id}"),
+    ("GET", "/api/ideas/{id}/sessions"),
     ("GET", "/api/apps/{id}/versions"),
     ("POST", "/api/apps/{id}/versions"),
     ("POST", "/api/apps/{id}/rollback"),

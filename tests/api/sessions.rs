@@ -183,3 +183,23 @@ async fn session_ids_that_are_not_uuids_are_bad_requests(db: PgPool) {
         assert_eq!(error_code(response).await, "bad_request");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_ideas_sessions_are_listed_newest_first_to_its_members_only(db: PgPool) {
+    let world = World::new(db.clone()).await;
+    let scene = world.scene("private").await;
+    let response =
+        world.collaborator.post("/api/sessions", json!({"idea_id": scene.idea, "agent_type": "spec"})).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let newest: Value = response.json().await.unwrap();
+
+    let response = world.viewer.get(&format!("/api/ideas/{}/sessions", scene.idea)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let sessions: Vec<Value> = response.json().await.unwrap();
+    let ids: Vec<&str> = sessions.iter().map(|session| session["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [newest["id"].as_str().unwrap(), &scene.session.to_string()], "newest first");
+
+    let response = world.stranger.get(&format!("/api/ideas/{}/sessions", scene.idea)).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(response).await, "not_found");
+}

@@ -122,6 +122,35 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(start_session))
         .routes(routes!(get_session))
         .routes(routes!(send_message))
+        .routes(routes!(list_sessions))
+}
+
+/// The idea's sessions, newest first (everyone who may see the idea), so that a member returning on
+/// another device finds the conversation again.
+#[utoipa::path(
+    get, path = "/api/ideas/{id}/sessions", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = Uuid, Path, description = "The idea's id")),
+    responses(
+        (status = 200, description = "The idea's sessions, newest first (at most 100)", body = Vec<Session>),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No such idea, or not visible to the caller", body = ErrorBody),
+    )
+)]
+async fn list_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<Session>>> {
+    require_idea(&state.db, id, user.id, Need::Read).await?;
+    let sessions = sqlx::query_as::<_, Session>(&format!(
+        "SELECT {SESSION_COLUMNS} FROM agent_sessions WHERE idea_id = $1 ORDER BY started_at DESC, id DESC LIMIT 100"
+    ))
+    .bind(id)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(sessions))
 }
 
 /// Starts a session with an agent on an idea (owners and collaborators).
