@@ -7,7 +7,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import { api, onUnauthorized } from './api/client';
 import type { User } from './api/types';
 
-interface AuthState {
+export interface AuthState {
   /** `undefined` while we ask the server, `null` when nobody is signed in. */
   user: User | null | undefined;
   signedIn: (user: User) => void;
@@ -20,7 +20,8 @@ interface AuthState {
 export const LOGGED_OUT = 'You are logged out.';
 export const SESSION_ENDED = 'Your session has ended. Please log in again.';
 
-const AuthContext = createContext<AuthState | null>(null);
+/** Exported for tests, which provide a signed-in person without a server. */
+export const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);

@@ -113,6 +113,7 @@ export const api = {
   startSession: (ideaId: string, agentType = 'ideation') =>
     request<Session>('POST', '/api/sessions', { idea_id: ideaId, agent_type: agentType }),
   session: (id: string) => request<SessionWithTranscript>('GET', `/api/sessions/${enc(id)}`),
+  ideaSessions: (ideaId: string) => request<Session[]>('GET', `/api/ideas/${enc(ideaId)}/sessions`),
   sendMessage: (sessionId: string, content: string) =>
     request<Message>('POST', `/api/sessions/${enc(sessionId)}/message`, { content }),
 

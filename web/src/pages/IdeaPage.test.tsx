@@ -3,9 +3,10 @@ import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { IdeaPage } from './IdeaPage';
+import { AuthContext, type AuthState } from '../auth';
 import { LiveContext } from '../live';
 import { aBuild, fakeServer } from '../test-support';
-import type { Idea, StoredEvent } from '../api/types';
+import type { Idea, StoredEvent, User } from '../api/types';
 
 beforeEach(() => localStorage.clear());
 afterEach(() => {
@@ -28,14 +29,23 @@ function renderIdea(server: Record<string, (body: unknown) => { status: number; 
     ...server,
   }).calls;
   const live = { state: 'open' as const, subscribe: (l: (e: StoredEvent) => void) => (listeners.add(l), () => void listeners.delete(l)) };
+  const auth: AuthState = {
+    user: { id: 'u1', email: 'ada@example.com', name: 'Ada' } as User,
+    signedIn: () => {},
+    logout: async () => {},
+    refresh: async () => {},
+    notice: null,
+  };
   render(
-    <LiveContext.Provider value={live}>
-      <MemoryRouter initialEntries={['/ideas/i1']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-        <Routes>
-          <Route path="/ideas/:id" element={<IdeaPage />} />
-        </Routes>
-      </MemoryRouter>
-    </LiveContext.Provider>,
+    <AuthContext.Provider value={auth}>
+      <LiveContext.Provider value={live}>
+        <MemoryRouter initialEntries={['/ideas/i1']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+          <Routes>
+            <Route path="/ideas/:id" element={<IdeaPage />} />
+          </Routes>
+        </MemoryRouter>
+      </LiveContext.Provider>
+    </AuthContext.Provider>,
   );
   const emit = (event: Partial<StoredEvent>) =>
     act(() => listeners.forEach((l) => l({ id: 1, type: 'agent:message', idea_id: 'i1', data: {}, at: '', ...event })));
@@ -61,6 +71,23 @@ describe('IdeaPage', () => {
     expect(screen.getByLabelText('Your message')).toBeInTheDocument();
     // The session is remembered: opening the idea again does not start another.
     expect(localStorage.getItem('vibe.session.i1')).toBe('s1');
+  });
+
+  it("resumes the person's newest conversation on the idea from another device instead of starting one", async () => {
+    const { calls } = renderIdea({
+      'GET /api/ideas/i1': () => ({ status: 200, body: idea('specification') }),
+      'GET /api/ideas/i1/sessions': () => ({
+        status: 200,
+        body: [
+          { id: 'r1', idea_id: 'i1', user_id: 'u1', agent_type: 'build' },
+          { id: 'x1', idea_id: 'i1', user_id: 'someone-else', agent_type: 'spec' },
+          { id: 's1', idea_id: 'i1', user_id: 'u1', agent_type: 'spec' },
+        ],
+      }),
+    });
+    expect(await screen.findByLabelText('Your message')).toBeInTheDocument();
+    await waitFor(() => expect(localStorage.getItem('vibe.session.i1')).toBe('s1'));
+    expect(calls.filter((c) => c.method === 'POST')).toEqual([]);
   });
 
   it('lets the owner build once they confirm the spec, and shows the app when the build goes live', async () => {

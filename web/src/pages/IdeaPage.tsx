@@ -3,14 +3,15 @@
 // panel tells the build panel whether the spec is confirmed; a finished build tells the app panel to
 // reload.
 //
-// The conversation is the idea's agent session. The API has no list of an idea's sessions yet, so the
-// session this browser started is remembered per idea (localStorage); a member opening the idea
-// elsewhere starts one of their own.
+// The conversation is the idea's agent session: the one this browser used last (remembered per idea),
+// else the person's newest conversation on the idea (from any device), else a new one. Build-repair
+// sessions (agent type `build`, the platform's) are not conversations to resume.
 
 import { useCallback, useEffect, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { ApiError, api } from '../api/client';
 import type { Build, Idea, Phase, SessionWithTranscript, SpecView } from '../api/types';
+import { useAuth } from '../auth';
 import { useLive } from '../live';
 import { AppPanel } from '../components/AppPanel';
 import { BuildProgress } from '../components/BuildProgress';
@@ -27,9 +28,21 @@ const AGENT_FOR_PHASE: Record<Phase, string> = {
 
 const sessionKey = (ideaId: string) => `vibe.session.${ideaId}`;
 
+/** The id of `userId`'s newest conversation on the idea, if any (none when the list cannot be read). */
+async function newestConversation(ideaId: string, userId: string | undefined): Promise<string | null> {
+  if (!userId) return null;
+  try {
+    const sessions = await api.ideaSessions(ideaId);
+    return sessions.find((s) => s.user_id === userId && s.agent_type !== 'build')?.id ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export function IdeaPage() {
   const { id = '' } = useParams();
   const { subscribe } = useLive();
+  const { user } = useAuth();
   const [idea, setIdea] = useState<Idea | null>(null);
   const [phase, setPhase] = useState<Phase>('ideation');
   const [sessionId, setSessionId] = useState<string | null>(null);
@@ -47,9 +60,11 @@ export function IdeaPage() {
         setIdea(loaded);
         setPhase(loaded.status);
         document.title = `${loaded.name} · Vibe`;
-        const remembered = localStorage.getItem(sessionKey(id));
-        if (remembered) setSessionId(remembered);
-        else if (loaded.role !== 'viewer') {
+        const remembered = localStorage.getItem(sessionKey(id)) ?? (await newestConversation(id, user?.id));
+        if (remembered) {
+          localStorage.setItem(sessionKey(id), remembered);
+          setSessionId(remembered);
+        } else if (loaded.role !== 'viewer') {
           const session = await api.startSession(id, AGENT_FOR_PHASE[loaded.status]);
           localStorage.setItem(sessionKey(id), session.id);
           if (!cancelled) setSessionId(session.id);
@@ -62,7 +77,7 @@ export function IdeaPage() {
       cancelled = true;
       document.title = 'Vibe';
     };
-  }, [id]);
+  }, [id, user?.id]);
 
   // Events carry the idea's phase: the page follows it as it moves on.
   useEffect(
