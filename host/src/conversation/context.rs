@@ -26,6 +26,11 @@ use crate::agents::runtime::{Artifact, ContentType, Message, Role, TurnInput};
 pub const WINDOW_MESSAGES: i64 = 40;
 /// The most transcript text a turn sees, in bytes (older messages are left out first).
 pub const WINDOW_BYTES: usize = 48 * 1024;
+/// Artifacts too large to send whole with every turn or to mine for key facts: an app's code
+/// (`code`, 100-300 KB, written by the build service). An agent that needs one reads it through its
+/// pipeline capability.
+pub const NOT_IN_CONTEXT: &[&str] = &["code"];
+
 /// The synthetic artifact with the person's profile and preferences.
 pub const PROFILE_ARTIFACT: &str = "context.profile";
 /// The synthetic artifact with the idea and its key facts.
@@ -84,7 +89,12 @@ pub async fn turn_input(
 ) -> sqlx::Result<TurnInput> {
     let (message_id, content) = message;
     let transcript = transcript_window(db, session_id, message_id).await?;
-    let names: Vec<String> = pipeline::list(db, idea_id).await?.into_iter().map(|info| info.name).collect();
+    let names: Vec<String> = pipeline::list(db, idea_id)
+        .await?
+        .into_iter()
+        .map(|info| info.name)
+        .filter(|name| !NOT_IN_CONTEXT.contains(&name.as_str()))
+        .collect();
     let mut artifacts = pipeline::latest_of(db, idea_id, &names).await?;
     artifacts.push(profile(db, person).await?);
     artifacts.push(facts(db, idea_id, phase).await?);
@@ -203,9 +213,10 @@ pub fn facts_of(artifact: &Artifact) -> Vec<Fact> {
 pub async fn refresh_facts(conn: &mut PgConnection, idea_id: Uuid) -> sqlx::Result<()> {
     let rows: Vec<(String, String, String, i32)> = sqlx::query_as(
         "SELECT DISTINCT ON (name) name, content_type, content, version FROM pipeline_artifacts \
-         WHERE idea_id = $1 ORDER BY name, version DESC",
+         WHERE idea_id = $1 AND name <> ALL($2) ORDER BY name, version DESC",
     )
     .bind(idea_id)
+    .bind(NOT_IN_CONTEXT)
     .fetch_all(&mut *conn)
     .await?;
     for (name, content_type, content, version) in rows {

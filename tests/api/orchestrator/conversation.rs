@@ -251,3 +251,39 @@ async fn bad_messages_are_refused_before_any_turn(db: PgPool) {
         sqlx::query_scalar("SELECT count(*) FROM agent_messages").fetch_one(&db).await.unwrap();
     assert_eq!((jobs, messages), (0, 0), "refused messages leave nothing behind");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_apps_code_is_neither_sent_with_every_turn_nor_mined_for_facts(db: PgPool) {
+    use vibe_host::agents::runtime::capabilities::pipeline;
+    use vibe_host::agents::runtime::types::{ArtifactWrite, ContentType};
+    use vibe_host::conversation::context;
+
+    let server = TestServer::start(db.clone()).await;
+    let alice = server.signup("alice@example.com").await;
+    let (idea, session) = idea_and_session(&alice, "Book club").await;
+    let write = |name: &str, content: String| ArtifactWrite {
+        name: name.to_owned(),
+        content_type: ContentType::Json,
+        content,
+    };
+    let code = json!({"files": {"src/lib.rs": "// generated\n".repeat(10_000)}, "summary": "the app"});
+    pipeline::write(&db, idea, &write("code", code.to_string()), None, Some("platform"), None).await.unwrap();
+    let notes = json!({"audience": "the club"});
+    pipeline::write(&db, idea, &write("notes", notes.to_string()), None, None, None).await.unwrap();
+
+    let input =
+        context::turn_input(&db, "ideation", session, (0, "hello".to_owned()), idea, "ideation", alice.id)
+            .await
+            .unwrap();
+    let names: Vec<&str> = input.artifacts.iter().map(|artifact| artifact.name.as_str()).collect();
+    assert!(names.contains(&"notes") && !names.contains(&"code"), "{names:?}");
+
+    let mut conn = db.acquire().await.unwrap();
+    context::refresh_facts(&mut conn, idea).await.unwrap();
+    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM idea_facts WHERE idea_id = $1 ORDER BY key")
+        .bind(idea)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["notes.audience"]);
+}
