@@ -80,7 +80,7 @@ pub async fn enter(state: &AppState, app_id: Uuid, query: Option<&str>) -> Respo
 
 /// The user an app host's cookie names, with their login still live: `(user id, login id)`.
 pub async fn session_user(state: &AppState, headers: &HeaderMap, app_id: Uuid) -> Option<Uuid> {
-    let token = super::identity::cookie(headers, APP_SESSION_COOKIE)?;
+    let token = crate::auth::extract::cookie_value(headers, APP_SESSION_COOKIE)?;
     let claims = state.tokens.verify_app(&token, app_id, "session")?;
     live_login(state, &claims).await.map(|_| claims.sub)
 }

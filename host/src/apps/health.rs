@@ -104,13 +104,10 @@ async fn record(state: &AppState, app_id: Uuid, owner: Uuid, name: &str, before:
         user_id: None,
         data: json!({ "status": "deployed", "health": now, "message": message }),
     };
-    let notification = Event {
-        kind: EventKind::Notification,
-        idea_id: None,
-        app_id: None,
-        user_id: Some(owner),
-        data: json!({ "kind": "app_health", "app_id": app_id, "health": now, "message": message }),
-    };
+    let notification = Event::notification(
+        owner,
+        json!({ "kind": "app_health", "app_id": app_id, "health": now, "message": message }),
+    );
     for event in [status, notification] {
         if let Err(error) = bus::publish_with(&state.db, &event).await {
             tracing::warn!(error = %error, "health checks: publishing failed");

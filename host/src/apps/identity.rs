@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderValue};
 use uuid::Uuid;
 
 use crate::auth::SESSION_COOKIE;
-use crate::auth::extract::user_for_token;
+use crate::auth::extract::{cookie_value, user_for_token};
 use crate::state::AppState;
 
 /// The user's id (a UUID).
@@ -46,7 +46,7 @@ pub async fn visitor(state: &AppState, headers: &HeaderMap, app_id: Uuid, own_ho
     let user_id = if own_host {
         super::entry::session_user(state, headers, app_id).await?
     } else {
-        let token = cookie(headers, SESSION_COOKIE)?;
+        let token = cookie_value(headers, SESSION_COOKIE)?;
         match user_for_token(state, &token).await {
             Ok(user) => user?.id,
             Err(error) => {
@@ -83,16 +83,4 @@ pub fn attach(headers: &mut HeaderMap, visitor: &Visitor) {
     {
         headers.insert(USER_NAME, name);
     }
-}
-
-/// The value of cookie `name` in `headers`, if sent.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
 }

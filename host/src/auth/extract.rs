@@ -1,6 +1,7 @@
 //! The `AuthUser` extractor: the caller, checked on every request.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -53,13 +54,12 @@ fn credential(parts: &Parts) -> Option<Credential> {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
         return Some(Credential::Bearer(token.trim().to_owned()));
     }
-    cookie_value(parts, SESSION_COOKIE).map(Credential::Cookie)
+    cookie_value(&parts.headers, SESSION_COOKIE).map(Credential::Cookie)
 }
 
-/// The value of cookie `name` in the request, if sent.
-pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+/// The value of cookie `name` in `headers`, if sent.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

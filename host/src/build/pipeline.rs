@@ -177,13 +177,8 @@ pub async fn start(state: &AppState, idea_id: Uuid, user_id: Uuid) -> Result<Uui
 }
 
 async fn notify(db: &PgPool, user_id: Uuid, idea_id: Uuid, message: &str) {
-    let event = Event {
-        kind: EventKind::Notification,
-        idea_id: None,
-        app_id: None,
-        user_id: Some(user_id),
-        data: json!({ "kind": "build", "idea_id": idea_id, "message": message }),
-    };
+    let event =
+        Event::notification(user_id, json!({ "kind": "build", "idea_id": idea_id, "message": message }));
     if let Err(error) = bus::publish_with(db, &event).await {
         tracing::warn!(error = %error, "publishing a build notification failed");
     }

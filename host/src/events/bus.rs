@@ -64,6 +64,13 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+impl Event {
+    /// A `notification` for `user_id` alone.
+    pub fn notification(user_id: Uuid, data: serde_json::Value) -> Event {
+        Event { kind: EventKind::Notification, idea_id: None, app_id: None, user_id: Some(user_id), data }
+    }
+}
+
 /// An event as stored and as sent to clients: `{"id","type","idea_id"?,"app_id"?,"data","at"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StoredEvent {

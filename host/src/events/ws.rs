@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::stream;
 use crate::auth::SESSION_COOKIE;
-use crate::auth::extract::user_for_token;
+use crate::auth::extract::{cookie_value, user_for_token};
 use crate::auth::origin::is_same_origin;
 use crate::error::{ApiError, ApiResult, ErrorBody, Query};
 use crate::state::AppState;
@@ -64,7 +64,7 @@ async fn connect(
     if !is_same_origin(&headers, &state.config, true) {
         return Err(ApiError::Forbidden("cross-origin WebSocket refused".into()));
     }
-    let token = bearer(&headers).or(params.token).or_else(|| cookie(&headers, SESSION_COOKIE));
+    let token = bearer(&headers).or(params.token).or_else(|| cookie_value(&headers, SESSION_COOKIE));
     let token = token.filter(|t| !t.is_empty()).ok_or(ApiError::Unauthorized)?;
     let user = user_for_token(&state, &token).await?.ok_or(ApiError::Unauthorized)?;
     let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
@@ -79,15 +79,4 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
     Some(token.trim().to_owned())
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::Ledger;
-use crate::events::{Event, EventKind};
+use crate::events::Event;
 
 /// How often one user is told they ran out, at most.
 const INSUFFICIENT_EVERY_SECS: u32 = 60;
@@ -13,14 +13,7 @@ const INSUFFICIENT_EVERY_SECS: u32 = 60;
 impl Ledger {
     /// Publishes a `notification` for `user_id`.
     pub(super) async fn notify_user(&self, user_id: Uuid, data: Value) {
-        let event = Event {
-            kind: EventKind::Notification,
-            idea_id: None,
-            app_id: None,
-            user_id: Some(user_id),
-            data,
-        };
-        if let Err(error) = self.events.publish(event).await {
+        if let Err(error) = self.events.publish(Event::notification(user_id, data)).await {
             tracing::warn!(error = %error, %user_id, "credits: publishing a notification failed");
         }
     }

@@ -314,6 +314,12 @@ impl<'s> Deriver<'s> {
         entity.field(&entity.display_field).filter(writable).or_else(|| entity.fields.iter().find(writable))
     }
 
+    /// The text the marker field holds in `values`: what a page showing the record must contain.
+    fn marker_value(&self, entity: &Entity, values: &Map<String, Value>) -> Option<String> {
+        let field = self.marker(entity)?;
+        values.get(&field.name).and_then(Value::as_str).map(str::to_owned)
+    }
+
     fn json_crud(&mut self, entity: &'s Entity, creator: Visitor) -> TestCase {
         let plural = &entity.plural;
         let id = format!("{{{}_id}}", entity.name);
@@ -421,11 +427,7 @@ impl<'s> Deriver<'s> {
         }
         // Create through the form: 303 to the new record, which the list then shows.
         let values = self.values(entity);
-        let marker = self
-            .marker(entity)
-            .and_then(|field| values.get(&field.name))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let marker = self.marker_value(entity, &values);
         steps.push(step("POST", format!("/{plural}"), creator, 303).form(Self::form(&values)));
         let list_viewer = self.viewer(&self.page_roles(entity, PageKind::List));
         if let (Some(marker), Some(viewer)) = (&marker, list_viewer) {
@@ -434,11 +436,7 @@ impl<'s> Deriver<'s> {
         // Update through the form: every field again, one changed.
         if let Some(updater) = self.actor(entity, Operation::Update) {
             let values = self.values(entity);
-            let marker = self
-                .marker(entity)
-                .and_then(|field| values.get(&field.name))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let marker = self.marker_value(entity, &values);
             steps.push(step("POST", format!("/{plural}/{id}"), updater, 303).form(Self::form(&values)));
             let detail_viewer = self.viewer(&self.page_roles(entity, PageKind::Detail));
             if let (Some(marker), Some(viewer)) = (&marker, detail_viewer) {
