@@ -187,14 +187,7 @@ impl LogBudget {
 
 /// `text` cut to at most `max` bytes at a character boundary.
 pub(crate) fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    &text[..text.floor_char_boundary(max)]
 }
 
 impl Host for RequestState {

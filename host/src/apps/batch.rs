@@ -125,9 +125,5 @@ where
 /// `text` made storable in a `TEXT` column (PostgreSQL refuses NUL characters) and cut to `max`
 /// bytes at a character boundary.
 pub(crate) fn storable(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].replace('\0', "\u{FFFD}")
+    text[..text.floor_char_boundary(max)].replace('\0', "\u{FFFD}")
 }
