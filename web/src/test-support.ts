@@ -1,5 +1,9 @@
 // A fake `fetch` for component tests: answers by method and path, records the calls.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
+import type { AppSpec } from './api/spec';
 import type { Build } from './api/types';
 
 export type Route = (body: unknown) => { status: number; body?: unknown };
@@ -36,4 +40,10 @@ export function aBuild(overrides: Partial<Build> = {}): Build {
     test_report: null, credits_charged: null, version_number: null, source_commit: null, error: null,
     created_at: '2026-11-27T05:00:00Z', finished_at: null, ...overrides,
   };
+}
+
+/** One of the spec format's examples (host/schemas/examples), a fresh copy each time. */
+export function exampleSpec(name: 'book-club' | 'room-booking' | 'crm' = 'book-club'): AppSpec {
+  const path = join(dirname(fileURLToPath(import.meta.url)), '../../host/schemas/examples', `${name}.json`);
+  return JSON.parse(readFileSync(path, 'utf8')) as AppSpec;
 }
