@@ -102,6 +102,21 @@ pub enum PluginCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Sign a plugin with its manifest into a package file, to publish later from anywhere (the operator
+    /// console's upload, or any HTTP client's `POST /api/plugins`): the secret key stays on this machine.
+    Sign {
+        /// The plugin: a vibe:agent component (wasm32-wasip2) or an Extism module.
+        component: PathBuf,
+        /// Its manifest (JSON): name, version, agent_types, wit, kind, capabilities, publisher...
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The secret key to sign with.
+        #[arg(long, env = "VIBE_PUBLISHER_KEY", default_value = "vibe-publisher.key")]
+        key: PathBuf,
+        /// Where to write the signed package (JSON); never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Sign a plugin with its manifest and publish it.
     Publish {
         /// The plugin: a vibe:agent component (wasm32-wasip2) or an Extism module.

@@ -356,6 +356,54 @@ const steps = [
     },
   },
   {
+    // A spec change the generator refuses (a field whose rows exist changes type): the build fails with a
+    // reason naming the field, and the version that was live stays live and serving.
+    name: 'failed-build',
+    run: async ({ page, snap }) => {
+      const appPanel = page.getByRole('region', { name: /^App: / });
+      const liveBefore = (await appPanel.getByText(/version \d+ is live/).first().textContent()).match(/version (\d+) is live/)[1];
+      const spec = page.getByRole('region', { name: 'Spec', exact: true });
+      const current = JSON.parse(await spec.getByLabel('The spec as JSON').textContent());
+      const entity = current.entities[0];
+      const field = entity.fields.findLast((f) => f.name !== entity.display_field && ['string', 'text'].includes(f.type));
+      if (!field) throw new Error(`no text field to change in ${JSON.stringify(entity.fields)}`);
+      // In the form editor, as a person would: the field becomes a whole number.
+      await spec.getByRole('button', { name: 'Edit', exact: true }).click();
+      await spec.getByLabel(`Type of field ${field.label || field.name} in ${entity.label || entity.name}`).selectOption('integer');
+      await snap(page, 'spec-form');
+      await spec.getByRole('button', { name: 'Save as a new version' }).click();
+      await expectVisible(spec.getByText(/^Saved as version \d+\.$/), 'the changed spec saved');
+      await spec.getByRole('button', { name: 'Confirm this spec' }).click();
+      await expectVisible(spec.getByText(/^Version \d+ confirmed\.$/), 'the changed spec confirmed');
+
+      const build = page.getByRole('region', { name: 'Build', exact: true });
+      await expectEnabled(build.getByRole('button', { name: 'Build the app' }), 'the build button');
+      await build.getByRole('button', { name: 'Build the app' }).click();
+      const failed = build.getByText(/^The build failed/);
+      await expectVisible(failed, 'the build failing');
+      const details = (await build.textContent()) ?? '';
+      if (!details.includes(field.name)) throw new Error(`the failure does not name the field "${field.name}": ${details}`);
+      await snap(page, 'failed');
+      await expectVisible(appPanel.getByText(new RegExp(`version ${liveBefore} is live`)), `version ${liveBefore} still live`);
+      const preview = page.frameLocator('iframe[title^="Preview of"]');
+      await expectVisible(preview.locator('h1'), 'the live version still serving in the preview');
+    },
+  },
+  {
+    // The whole dashboard (conversation, spec, build, app with its charts) fits a phone's screen.
+    name: 'dashboard-phone-width',
+    run: async ({ page, ctx }) => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(ctx.ideaUrl);
+      for (const heading of ['Conversation', 'Spec', 'Build', 'People', 'Traffic']) {
+        await expectVisible(page.getByRole('heading', { name: heading, exact: true }), `the ${heading} panel on a phone`);
+      }
+      await expectVisible(page.getByRole('img', { name: /^Requests per hour over the last 24 hours: [1-9]\d* in all/ }), 'the traffic chart with the requests made');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) throw new Error(`the dashboard is ${overflow}px wider than a phone's screen`);
+    },
+  },
+  {
     name: 'offline-browsing',
     run: async ({ page, ctx, context }) => {
       await page.setViewportSize({ width: 1280, height: 800 });

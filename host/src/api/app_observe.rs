@@ -1,5 +1,6 @@
 //! Watching a running app: its log (the app's messages, stdout and stderr, traps and limit hits,
-//! lifecycle notes) and its metrics (requests, errors, latency percentiles, CPU and fuel, page views).
+//! lifecycle notes) and its metrics (requests, errors, latency percentiles, CPU and fuel, page views, and
+//! requests and errors over time for charts).
 //! Logs may hold what the app's users sent, so they are for owners and collaborators; metrics are for
 //! anyone who may see the app.
 
@@ -19,6 +20,9 @@ use crate::state::AppState;
 pub const MAX_LOG_LIMIT: i64 = 1_000;
 /// The longest metrics window, in hours (30 days).
 pub const MAX_WINDOW_HOURS: i32 = 24 * 30;
+/// How many equal slices the metrics window is cut into for its time series: enough for a chart's shape,
+/// few enough that any window costs one small query.
+pub const SERIES_BUCKETS: i32 = 24;
 
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -130,6 +134,20 @@ pub struct AppMetrics {
     pub fuel: Option<i64>,
     /// Page views reported by the Vibe Wrapper.
     pub page_views: i64,
+    /// Requests and errors over the window, oldest first, in equal slices (empty slices included).
+    #[sqlx(skip)]
+    pub series: Vec<MetricsBucket>,
+}
+
+/// One slice of an app's metrics window.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MetricsBucket {
+    /// Where the slice starts; it ends where the next one starts (the last one, now).
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    pub requests: i64,
+    /// Requests answered with a 5xx status.
+    pub errors: i64,
 }
 
 /// Summarises an app's requests over the last hours.
@@ -156,7 +174,7 @@ async fn metrics(
     if !(1..=MAX_WINDOW_HOURS).contains(&hours) {
         return Err(ApiError::validation("hours", format!("between 1 and {MAX_WINDOW_HOURS}")));
     }
-    let metrics = sqlx::query_as::<_, AppMetrics>(
+    let mut metrics = sqlx::query_as::<_, AppMetrics>(
         "WITH r AS (SELECT * FROM app_requests WHERE app_id = $1 AND at > now() - make_interval(hours => $2)) \
          SELECT $2 AS window_hours, \
                 (SELECT count(*) FROM r) AS requests, \
@@ -174,6 +192,24 @@ async fn metrics(
     .bind(id)
     .bind(hours)
     .fetch_one(&state.db)
+    .await?;
+    // One row per slice, empty ones too, so a chart needs no gap filling; each slice is one range scan
+    // of the (app_id, at) index.
+    metrics.series = sqlx::query_as::<_, MetricsBucket>(
+        "WITH w AS (SELECT now() - make_interval(hours => $2) AS start, \
+                           make_interval(secs => $2 * 3600.0 / $3) AS width), \
+              b AS (SELECT i, w.start + w.width * i AS from_at, \
+                           CASE WHEN i = $3 - 1 THEN 'infinity'::timestamptz ELSE w.start + w.width * (i + 1) END \
+                               AS to_at \
+                    FROM w, generate_series(0, $3 - 1) AS i) \
+         SELECT b.from_at AS from, count(r.id) AS requests, count(r.id) FILTER (WHERE r.status >= 500) AS errors \
+         FROM b LEFT JOIN app_requests r ON r.app_id = $1 AND r.at > b.from_at AND r.at <= b.to_at \
+         GROUP BY b.i, b.from_at ORDER BY b.i",
+    )
+    .bind(id)
+    .bind(hours)
+    .bind(SERIES_BUCKETS)
+    .fetch_all(&state.db)
     .await?;
     Ok(Json(metrics))
 }

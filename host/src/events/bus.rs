@@ -238,23 +238,33 @@ async fn relay(
                 let loaded = sqlx::query_as::<_, LoadedRow>(&LOAD_IDS).bind(&ids).fetch_all(&db).await;
                 forward(&local, loaded);
             }
-            // The connection was lost and re-established: what was announced meanwhile is only in the table.
-            Ok(None) => replay(&db, &local, &mut last).await,
             Err(_) if db.is_closed() => return,
-            Err(err) => {
-                // A connection PgListener cannot revive by itself (e.g. reset by the server): start afresh.
-                tracing::warn!(error = %err, "event listener error; reconnecting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                match listen(&db).await {
-                    Ok(fresh) => {
-                        listener = fresh;
-                        replay(&db, &local, &mut last).await;
-                    }
-                    Err(_) if db.is_closed() => return,
-                    Err(err) => tracing::warn!(error = %err, "event listener reconnect failed"),
+            lost => {
+                // The connection was lost (PgListener says `Ok(None)`) or failed in a way it cannot revive.
+                // Listening again before replaying, never after: PgListener would only re-LISTEN on the next
+                // receive, and an event committed between a replay and that LISTEN would be neither replayed
+                // nor announced. Listening first, such an event is both, and connections drop the repeat.
+                if let Err(err) = lost {
+                    tracing::warn!(error = %err, "event listener error; reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
+                let Some(fresh) = listen_again(&db).await else { return };
+                listener = fresh;
+                replay(&db, &local, &mut last).await;
             }
         }
+    }
+}
+
+/// A new listening connection, retried each second until it stands; `None` once the pool is closed.
+async fn listen_again(db: &PgPool) -> Option<PgListener> {
+    loop {
+        match listen(db).await {
+            Ok(listener) => return Some(listener),
+            Err(_) if db.is_closed() => return None,
+            Err(err) => tracing::warn!(error = %err, "event listener reconnect failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

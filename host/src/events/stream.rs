@@ -3,6 +3,8 @@
 //!
 //! No gaps, no duplicates: the connection subscribes to the bus *before* it reads the backlog, so an event
 //! committed meanwhile is in the subscription, the backlog, or both, and [`Seen`] drops the second copy.
+//! Both happen before the handshake is answered ([`Start`]): a client that has its `101` is subscribed, so
+//! an event it causes right after reaches it.
 //! A subscriber that falls too far behind the bus (a slow client during a burst) is told it lagged; it then
 //! reads what it missed from the table, the same way as a reconnecting client.
 //!
@@ -78,21 +80,45 @@ enum End {
     Failed,
 }
 
+/// Where a connection starts, fixed while the handshake is still being answered.
+pub(crate) struct Start {
+    /// The subscription to the bus, taken before anything is read from the table.
+    live: broadcast::Receiver<Arc<LiveEvent>>,
+    /// Held for the whole connection: shutdown waits until every receiver is gone, i.e. closed properly.
+    closing: watch::Receiver<bool>,
+    resume: Resume,
+}
+
+enum Resume {
+    /// A reconnecting client: replay what it missed after this id.
+    After(i64),
+    /// Live events only: everything stored up to this id counts as seen.
+    LiveOnly(i64),
+}
+
+impl Start {
+    /// Subscribes, then (for a client that does not resume) reads the newest stored id.
+    pub(crate) async fn take(state: &AppState, since: Option<i64>) -> sqlx::Result<Start> {
+        let closing = state.events.closing();
+        let live = state.events.subscribe();
+        let resume = match since {
+            Some(since) => Resume::After(since),
+            None => {
+                let (latest,): (i64,) =
+                    sqlx::query_as("SELECT COALESCE(max(id), 0) FROM events").fetch_one(&state.db).await?;
+                Resume::LiveOnly(latest)
+            }
+        };
+        Ok(Start { live, closing, resume })
+    }
+}
+
 /// Serves one upgraded connection of `user` until it ends.
-pub(crate) async fn run(
-    socket: WebSocket,
-    state: AppState,
-    user: AuthUser,
-    token: String,
-    since: Option<i64>,
-) {
-    // Held for the whole connection: shutdown waits until every receiver is gone, i.e. closed properly.
-    let closing = state.events.closing();
-    // Before the backlog is read, so that nothing committed in between is missed.
-    let live = state.events.subscribe();
+pub(crate) async fn run(socket: WebSocket, state: AppState, user: AuthUser, token: String, start: Start) {
+    let Start { live, closing, resume } = start;
     metrics::gauge!("vibe_ws_connections").increment(1.0);
     let mut connection = Connection { socket, state, user, token, closing, seen: Seen::new(0) };
-    let end = connection.serve(live, since).await.err().unwrap_or(End::ClientGone);
+    let end = connection.serve(live, resume).await.err().unwrap_or(End::ClientGone);
     connection.close(end).await;
     metrics::gauge!("vibe_ws_connections").decrement(1.0);
 }
@@ -111,24 +137,17 @@ impl Connection {
     async fn serve(
         &mut self,
         mut live: broadcast::Receiver<Arc<LiveEvent>>,
-        since: Option<i64>,
+        resume: Resume,
     ) -> Result<(), End> {
         if *self.closing.borrow_and_update() {
             return Err(End::Shutdown);
         }
-        match since {
-            Some(since) => {
+        match resume {
+            Resume::After(since) => {
                 self.seen = Seen::new(since);
                 self.catch_up(Replay::Latest).await?;
             }
-            None => {
-                // Live events only: everything stored so far counts as seen.
-                let (latest,): (i64,) = sqlx::query_as("SELECT COALESCE(max(id), 0) FROM events")
-                    .fetch_one(&self.state.db)
-                    .await
-                    .map_err(|_| End::Failed)?;
-                self.seen = Seen::new(latest);
-            }
+            Resume::LiveOnly(latest) => self.seen = Seen::new(latest),
         }
         let mut ticker = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);

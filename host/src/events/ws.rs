@@ -68,11 +68,12 @@ async fn connect(
     let token = token.filter(|t| !t.is_empty()).ok_or(ApiError::Unauthorized)?;
     let user = user_for_token(&state, &token).await?.ok_or(ApiError::Unauthorized)?;
     let upgrade = upgrade.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let since = params.since;
+    // Subscribed before the client hears back: an event it causes once connected is never missed.
+    let start = stream::Start::take(&state, params.since).await?;
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| stream::run(socket, state, user, token, since)))
+        .on_upgrade(move |socket| stream::run(socket, state, user, token, start)))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {

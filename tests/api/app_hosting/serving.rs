@@ -4,6 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use vibe_test_components::{CAPABILITIES, CHATTY, HELLO_STD, SQL_CONSOLE, WRONG_WORLD};
 
 use super::{answer, component, deploy, deploy_form, deployed, eventually, slug_of, via_host, via_path};
@@ -141,6 +143,38 @@ async fn requests_are_recorded_and_summed_up(db: PgPool) {
         metrics["p50_ms"].as_f64().unwrap() > 0.0
             && metrics["p99_ms"].as_f64().unwrap() >= metrics["p50_ms"].as_f64().unwrap()
     );
+    let series = metrics["series"].as_array().expect("a series");
+    assert_eq!(series.len(), 24, "{metrics}");
+    let counts: Vec<(i64, i64)> =
+        series.iter().map(|b| (b["requests"].as_i64().unwrap(), b["errors"].as_i64().unwrap())).collect();
+    assert_eq!(counts.last(), Some(&(5, 0)), "the five requests are in the newest slice: {metrics}");
+    assert_eq!(counts.iter().map(|c| c.0).sum::<i64>(), 5);
+
+    // Older traffic lands in its own slice: 3.5 hours ago is the 21st of 24 hourly slices, and a 5xx there
+    // counts as an error of that slice only.
+    sqlx::query(
+        "INSERT INTO app_requests (app_id, request_id, method, path, status, duration_us, at) \
+         VALUES ($1, 'old-ok', 'GET', '/', 200, 10, now() - interval '3.5 hours'), \
+                ($1, 'old-bad', 'GET', '/', 500, 10, now() - interval '3.5 hours')",
+    )
+    .bind(app)
+    .execute(&db)
+    .await
+    .unwrap();
+    let metrics: Value = world.viewer.get(&format!("/api/apps/{app}/metrics")).await.json().await.unwrap();
+    let series = metrics["series"].as_array().unwrap();
+    assert_eq!(
+        (series[20]["requests"].clone(), series[20]["errors"].clone()),
+        (json!(2), json!(1)),
+        "{metrics}"
+    );
+    assert_eq!(metrics["errors"], 1);
+    let starts: Vec<OffsetDateTime> = series
+        .iter()
+        .map(|b| OffsetDateTime::parse(b["from"].as_str().unwrap(), &Rfc3339).unwrap())
+        .collect();
+    assert!(starts.windows(2).all(|w| w[1] - w[0] == time::Duration::HOUR), "hourly slices: {metrics}");
+
     let response = world.owner.get(&format!("/api/apps/{app}/metrics?hours=0")).await;
     assert_eq!(error_code(response).await, "validation_failed");
 

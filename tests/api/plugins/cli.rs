@@ -117,3 +117,41 @@ async fn a_key_made_registered_and_used_publishes_and_operators_route_from_the_c
     assert!(!rolled.status.success(), "nothing before the first routing");
     assert!(printed(&rolled).contains("no earlier routing"), "{}", printed(&rolled));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_package_signed_to_a_file_publishes_as_it_is_from_any_client(db: PgPool) {
+    let server = TestServer::start(db).await;
+    let alice = server.signup("alice@example.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["plugin", "keygen"][..], &["plugin", "register-key"]] {
+        let done = vibe(&server, dir.path(), &alice.token, args).await;
+        assert!(done.status.success(), "{}", printed(&done));
+    }
+    std::fs::write(
+        dir.path().join("echo.json"),
+        serde_json::to_vec_pretty(&echo_manifest("alice@example.com")).unwrap(),
+    )
+    .unwrap();
+    let sign =
+        ["plugin", "sign", vibe_test_components::AGENT_ECHO, "--manifest", "echo.json", "--out", "echo.pkg"];
+    let signed = vibe(&server, dir.path(), "", &sign).await;
+    assert!(signed.status.success(), "{}", printed(&signed));
+    assert!(printed(&signed).contains("echo@0.1.0"), "{}", printed(&signed));
+    let again = vibe(&server, dir.path(), "", &sign).await;
+    assert!(!again.status.success(), "an existing package is never overwritten");
+
+    // The file is the body of `POST /api/plugins` exactly (what the operator console uploads).
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("echo.pkg")).unwrap()).unwrap();
+    assert!(package.get("signature").is_some() && package.get("public_key").is_some(), "{package}");
+    let response = alice.post("/api/plugins", package.clone()).await;
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let published: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(published["version_ref"], "echo@0.1.0", "{published}");
+
+    // The same file tampered with is refused for its signature.
+    let mut tampered = package;
+    tampered["manifest"]["description"] = "something else".into();
+    let response = alice.post("/api/plugins", tampered).await;
+    assert_eq!(response.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+}

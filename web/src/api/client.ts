@@ -145,6 +145,8 @@ export const api = {
 
   plugins: () => request<Plugin[]>('GET', '/api/plugins'),
   pluginVersions: (name: string) => request<PluginVersion[]>('GET', `/api/plugins/${enc(name)}/versions`),
+  /** Publishes a signed package (the file `vibe plugin sign` writes), as it is. */
+  publishPlugin: (signedPackage: unknown) => request<PluginVersion>('POST', '/api/plugins', signedPackage),
   approve: (name: string, version: string) =>
     request<unknown>('POST', `/api/plugins/${enc(name)}/versions/${enc(version)}/approve`),
   agentTypes: () => request<AgentTypeSummary[]>('GET', '/api/agents'),

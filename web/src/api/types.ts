@@ -203,6 +203,13 @@ export interface LogLine {
   at: string;
 }
 
+export interface MetricsBucket {
+  /** Where the slice starts (RFC 3339); it ends where the next one starts. */
+  from: string;
+  requests: number;
+  errors: number;
+}
+
 export interface AppMetrics {
   window_hours: number;
   requests: number;
@@ -210,6 +217,8 @@ export interface AppMetrics {
   limit_hits: number;
   cpu_ms: number;
   page_views: number;
+  /** Requests and errors over the window, oldest first, in equal slices. */
+  series: MetricsBucket[];
   [field: string]: unknown;
 }
 

@@ -27,12 +27,22 @@ function events() {
   };
 }
 
+/** Metrics over `hours` whose slices hold the given requests and errors. */
+function metrics(hours: number, requests: number[], errors: number[]) {
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const start = Date.parse('2026-11-20T00:00:00Z');
+  const width = (hours * 3600 * 1000) / requests.length;
+  const series = requests.map((r, i) => ({ from: new Date(start + i * width).toISOString(), requests: r, errors: errors[i] }));
+  return { window_hours: hours, requests: sum(requests), errors: sum(errors), limit_hits: 0, cpu_ms: 40, page_views: 9, series };
+}
+
 function appServer(role: IdeaRole, overrides: Partial<App> = {}) {
   let live = 2;
   const server = fakeServer({
     'GET /api/apps': () => ({ status: 200, body: [app(role, { id: 'other', idea_id: 'i9' }), app(role, { live_version: live, ...overrides })] }),
     'GET /api/apps/a1/versions': () => ({ status: 200, body: [version(3, live === 3, 'b3'), version(2, live === 2, 'b2'), version(1, live === 1, null)] }),
-    'GET /api/apps/a1/metrics?hours=24': () => ({ status: 200, body: { window_hours: 24, requests: 12, errors: 1, limit_hits: 0, cpu_ms: 40, page_views: 9 } }),
+    'GET /api/apps/a1/metrics?hours=24': () => ({ status: 200, body: metrics(24, [0, 3, 9], [0, 0, 1]) }),
+    'GET /api/apps/a1/metrics?hours=720': () => ({ status: 200, body: metrics(720, [40, 2], [5, 0]) }),
     'GET /api/apps/a1/logs?limit=100': () => ({ status: 200, body: [] }),
     'GET /api/builds/b2': () => ({ status: 200, body: aBuild({ id: 'b2', status: 'succeeded', test_report: { passed: 4, failed: 0, cases: [] } }) }),
     'GET /api/builds/b3': () => ({
@@ -62,7 +72,7 @@ describe('AppPanel', () => {
     expect(screen.getByRole('link', { name: '/apps/bike-repairs/' })).toHaveAttribute('href', '/apps/bike-repairs/');
     expect(screen.getByTitle('Preview of Bike repairs')).toHaveAttribute('src', '/apps/bike-repairs/');
 
-    const rows = await screen.findAllByRole('row');
+    const rows = within(await screen.findByRole('region', { name: 'Versions of the app' })).getAllByRole('row');
     const [, v3, v2, v1] = rows;
     expect(await within(v3).findByText('3 passed, 1 failed')).toBeInTheDocument();
     expect(within(v3).getByRole('list', { name: 'Failing tests of version 3' })).toHaveTextContent('books: update: PATCH /api/books/1 answered 500');
@@ -91,6 +101,23 @@ describe('AppPanel', () => {
     expect(await screen.findByText('3 passed, 1 failed')).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: /Roll back/ })).not.toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Pause' })).not.toBeInTheDocument();
+  });
+
+  it('charts requests and errors, and another window on request', async () => {
+    const server = appServer('viewer');
+    render(<AppPanel ideaId="i1" subscribe={events().subscribe} />);
+    const chart = await screen.findByRole('img', { name: /^Requests per 8 hours over the last 24 hours: 12 in all, 1 of them errors\./ });
+    expect(chart.getAttribute('aria-label')).toContain('with 9.');
+    const table = screen.getByRole('region', { name: 'Requests and errors per slice' });
+    const rows = within(table).getAllByRole('row').slice(1);
+    expect(rows.map((r) => within(r).getAllByRole('cell').map((c) => c.textContent))).toEqual([
+      ['0', '0'],
+      ['3', '0'],
+      ['9', '1'],
+    ]);
+    await userEvent.selectOptions(screen.getByLabelText('Window'), 'Last 30 days');
+    expect(await screen.findByRole('img', { name: /^Requests per 15 days over the last 720 hours: 42 in all, 5 of them errors\./ })).toBeInTheDocument();
+    expect(server.calls.some((c) => c.path === '/api/apps/a1/metrics?hours=720')).toBe(true);
   });
 
   it('appears when a build of the idea goes live', async () => {

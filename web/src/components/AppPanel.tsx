@@ -1,4 +1,5 @@
-// The idea's live app: its health, a preview and a link to open it on its own host, pause and resume, request and error counts,
+// The idea's live app: its health, a preview and a link to open it on its own host, pause and resume, request and error
+// counts and charts over a chosen window,
 // each version with the test report of the build that made it, one-click rollback and a download of
 // its code, recent logs. It reloads when the app's status changes and when a build finishes.
 
@@ -7,6 +8,7 @@ import { ApiError, api } from '../api/client';
 import type { App, AppHealth, AppMetrics, AppVersion, Build, LogLine, StoredEvent } from '../api/types';
 import { FormError } from './Field';
 import { TestReportView } from './TestReport';
+import { TrafficChart } from './TrafficChart';
 
 interface Props {
   ideaId: string;
@@ -14,6 +16,14 @@ interface Props {
   /** Changes when something outside (a finished build) means the app may have changed. */
   refresh?: unknown;
 }
+
+/** The metrics windows offered, in hours, with their names. */
+const WINDOWS: [number, string][] = [
+  [1, 'Last hour'],
+  [24, 'Last 24 hours'],
+  [24 * 7, 'Last 7 days'],
+  [24 * 30, 'Last 30 days'],
+];
 
 const HEALTH: Record<AppHealth, string> = {
   healthy: 'healthy: its health check answers',
@@ -34,6 +44,7 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
   const [versions, setVersions] = useState<AppVersion[]>([]);
   const [builds, setBuilds] = useState<Record<string, Build | null>>({});
   const [metrics, setMetrics] = useState<AppMetrics | null>(null);
+  const [hours, setHours] = useState(24);
   const [logs, setLogs] = useState<LogLine[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -43,7 +54,7 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
       const found = (await api.apps()).find((a) => a.idea_id === ideaId) ?? null;
       setApp(found);
       if (!found) return;
-      const [v, m, l] = await Promise.all([api.appVersions(found.id), api.metrics(found.id), api.logs(found.id)]);
+      const [v, m, l] = await Promise.all([api.appVersions(found.id), api.metrics(found.id, hours), api.logs(found.id)]);
       setVersions(v);
       setMetrics(m);
       setLogs(l);
@@ -55,7 +66,7 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
     } catch (failure) {
       setError(failure instanceof ApiError ? failure.message : 'Could not load the app.');
     }
-  }, [ideaId]);
+  }, [ideaId, hours]);
 
   useEffect(() => {
     void load();
@@ -134,6 +145,15 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
         </div>
       )}
       <iframe className="preview" title={`Preview of ${app.name}`} src={preview} sandbox="allow-forms allow-scripts allow-same-origin" />
+      <h3>Traffic</h3>
+      <label htmlFor="metrics-window">Window</label>{' '}
+      <select id="metrics-window" value={hours} onChange={(e) => setHours(Number(e.target.value))}>
+        {WINDOWS.map(([h, name]) => (
+          <option key={h} value={h}>
+            {name}
+          </option>
+        ))}
+      </select>
       {metrics && (
         <dl className="metrics">
           <dt>Requests ({metrics.window_hours} h)</dt>
@@ -146,6 +166,7 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
           <dd>{metrics.cpu_ms} ms</dd>
         </dl>
       )}
+      {metrics && <TrafficChart series={metrics.series ?? []} windowHours={metrics.window_hours} />}
       <h3>Versions</h3>
       {/* Focusable so the table can be scrolled sideways from the keyboard on a narrow screen. */}
       <div className="table-scroll" tabIndex={0} role="region" aria-label="Versions of the app">

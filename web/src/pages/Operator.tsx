@@ -1,11 +1,12 @@
-// The operator console: plugins and their versions (approve what waits), and per agent type the
-// routing weights beside each version's track record.
+// The operator console: plugins and their versions (publish a signed package, approve what waits), and
+// per agent type the routing weights beside each version's track record.
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import type { AgentTypeSummary, AgentTypeView, Plugin, PluginVersion } from '../api/types';
 import { useAuth } from '../auth';
 import { FormError } from '../components/Field';
+import { PublishPlugin } from '../components/PublishPlugin';
 
 const failed = (failure: unknown, fallback: string) => (failure instanceof ApiError ? failure.message : fallback);
 
@@ -32,9 +33,11 @@ function Plugins() {
   const [versions, setVersions] = useState<Record<string, PluginVersion[]>>({});
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
+  function load() {
     api.plugins().then(setPlugins, (f: unknown) => setError(failed(f, 'Could not load the plugins.')));
-  }, []);
+  }
+
+  useEffect(load, []);
 
   async function show(name: string) {
     try {
@@ -62,7 +65,7 @@ function Plugins() {
         <p role="status">Loading…</p>
       ) : plugins.length === 0 ? (
         <p>
-          No plugin is published yet (see <code>vibe plugin publish</code>).
+          No plugin is published yet.
         </p>
       ) : (
         <ul className="plugins">
@@ -105,6 +108,12 @@ function Plugins() {
           ))}
         </ul>
       )}
+      <PublishPlugin
+        onPublished={(version) => {
+          load();
+          void show(version.plugin);
+        }}
+      />
     </section>
   );
 }

@@ -52,6 +52,25 @@ pub async fn run_plugin(base: &BaseConfig, command: PluginCommand) -> anyhow::Re
                 answer["id"].as_str().unwrap_or("?")
             );
         }
+        PluginCommand::Sign { component, manifest, key, out } => {
+            let body = signed_package(&component, &manifest, &key)?;
+            let mut file =
+                std::fs::OpenOptions::new().write(true).create_new(true).open(&out).with_context(|| {
+                    format!("creating {} (an existing file is never overwritten)", out.display())
+                })?;
+            serde_json::to_writer(&mut file, &body)?;
+            std::io::Write::write_all(&mut file, b"\n")?;
+            println!(
+                "wrote the signed package {}@{} to {}",
+                body["manifest"]["name"].as_str().unwrap_or("?"),
+                body["manifest"]["version"].as_str().unwrap_or("?"),
+                out.display()
+            );
+            println!(
+                "publish it from the operator console, or: curl -H 'content-type: application/json' --data @{} …/api/plugins",
+                out.display()
+            );
+        }
         PluginCommand::Publish { component, manifest, key, server } => {
             let body = signed_package(&component, &manifest, &key)?;
             let answer = send(&server, reqwest::Method::POST, "/api/plugins", &body).await?;
