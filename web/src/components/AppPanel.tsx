@@ -156,14 +156,22 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
       </select>
       {metrics && (
         <dl className="metrics">
-          <dt>Requests ({metrics.window_hours} h)</dt>
-          <dd>{metrics.requests}</dd>
-          <dt>Errors</dt>
-          <dd>{metrics.errors}</dd>
-          <dt>Page views</dt>
-          <dd>{metrics.page_views}</dd>
-          <dt>CPU</dt>
-          <dd>{metrics.cpu_ms} ms</dd>
+          <div>
+            <dt>Requests ({metrics.window_hours} h)</dt>
+            <dd>{metrics.requests}</dd>
+          </div>
+          <div>
+            <dt>Errors</dt>
+            <dd>{metrics.errors}</dd>
+          </div>
+          <div>
+            <dt>Page views</dt>
+            <dd>{metrics.page_views}</dd>
+          </div>
+          <div>
+            <dt>CPU</dt>
+            <dd>{metrics.cpu_ms} ms</dd>
+          </div>
         </dl>
       )}
       {metrics && <TrafficChart series={metrics.series ?? []} windowHours={metrics.window_hours} />}

@@ -63,6 +63,7 @@ describe('BuildProgress', () => {
     renderPanel({ 'GET /api/ideas/i1/builds': () => ({ status: 200, body: [failed, aBuild({ id: 'b0', status: 'succeeded' })] }) });
 
     expect(await screen.findByRole('status')).toHaveTextContent('The build failed while testing: tests failed: books: anonymous cannot delete');
+    expect(screen.queryByText('Why it failed:'), 'the reason is said once').not.toBeInTheDocument();
     const stages = screen.getByRole('list', { name: 'Build stages' });
     expect(within(stages).getAllByRole('listitem').map((li) => li.textContent)).toEqual([
       'Generating the code: done (1.5 s)',

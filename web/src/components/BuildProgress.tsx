@@ -177,18 +177,19 @@ export function BuildProgress({ ideaId, canBuild, specConfirmed, subscribe, onFi
               </li>
             ))}
           </ol>
-          {shown && <BuildDetails build={shown} />}
+          {shown && <BuildDetails build={shown} said={said} />}
         </>
       )}
     </section>
   );
 }
 
-/** What the record adds to the stages: the failure, the compile attempts, the tests, the cost. */
-function BuildDetails({ build }: { build: Build }) {
+/** What the record adds to the stages: the failure (unless the status line `said` it already), the
+ * compile attempts, the tests, the cost. */
+function BuildDetails({ build, said }: { build: Build; said: string }) {
   return (
     <div className="build-details">
-      {build.status === 'failed' && build.error && (
+      {build.status === 'failed' && build.error && !said.includes(build.error) && (
         <p className="build-error">
           <strong>Why it failed:</strong> {build.error}
         </p>
