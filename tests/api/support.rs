@@ -79,6 +79,56 @@ impl TestServer {
     }
 }
 
+impl Drop for TestServer {
+    /// sqlx's harness closes the test pool and then drops the test database. A connection the server
+    /// hands back to the pool while it closes can outlive the close (it sits in the closed pool, held by
+    /// the server's tasks until the process ends); PostgreSQL then waits 5 s for it and refuses to drop
+    /// the database. A watcher ends such stragglers once the pool is closed, so the drop goes through.
+    fn drop(&mut self) {
+        let pool = self.db.clone();
+        std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(end_stragglers(pool));
+        });
+    }
+}
+
+/// Waits for `pool` to close, then terminates the connections left to its database until it is gone.
+async fn end_stragglers(pool: PgPool) {
+    use sqlx::Connection;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(50));
+    while !pool.is_closed() {
+        if std::time::Instant::now() > deadline {
+            return;
+        }
+        pause().await;
+    }
+    let options = pool.connect_options();
+    let Some(database) = options.get_database().map(str::to_owned) else { return };
+    let Ok(mut admin) = sqlx::PgConnection::connect_with(&(*options).clone().database("postgres")).await
+    else {
+        return;
+    };
+    while std::time::Instant::now() < deadline {
+        let left: Result<Option<i64>, _> = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(a.pid)) FROM pg_database d \
+             LEFT JOIN pg_stat_activity a ON a.datname = d.datname AND a.pid <> pg_backend_pid() \
+             WHERE d.datname = $1 GROUP BY d.datname",
+        )
+        .bind(&database)
+        .fetch_optional(&mut admin)
+        .await;
+        // No row: the database is gone, nothing more to do.
+        if !matches!(left, Ok(Some(_))) {
+            return;
+        }
+        pause().await;
+    }
+}
+
 /// A signed-up user who calls the API with a bearer token.
 #[derive(Clone)]
 pub struct TestUser {
