@@ -120,6 +120,27 @@ describe('AppPanel', () => {
     expect(server.calls.some((c) => c.path === '/api/apps/a1/metrics?hours=720')).toBe(true);
   });
 
+  it('refreshes the traffic numbers while the page is in view', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const server = appServer('viewer');
+      const base = server.fetch.getMockImplementation()!;
+      let later = false;
+      server.fetch.mockImplementation(async (path: string, init?: RequestInit) =>
+        later && path === '/api/apps/a1/metrics?hours=24'
+          ? new Response(JSON.stringify(metrics(24, [0, 3, 20], [0, 0, 2])), { status: 200 })
+          : base(path, init),
+      );
+      render(<AppPanel ideaId="i1" subscribe={events().subscribe} />);
+      expect(await screen.findByRole('img', { name: /12 in all, 1 of them errors/ })).toBeInTheDocument();
+      later = true;
+      await act(() => vi.advanceTimersByTimeAsync(30_000));
+      expect(await screen.findByRole('img', { name: /23 in all, 2 of them errors/ })).toBeInTheDocument();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('appears when a build of the idea goes live', async () => {
     let built = false;
     const server = appServer('owner');

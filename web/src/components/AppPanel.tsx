@@ -17,6 +17,9 @@ interface Props {
   refresh?: unknown;
 }
 
+/** How often the traffic numbers refresh while the page is in view. */
+const METRICS_REFRESH_MS = 30_000;
+
 /** The metrics windows offered, in hours, with their names. */
 const WINDOWS: [number, string][] = [
   [1, 'Last hour'],
@@ -71,6 +74,16 @@ export function AppPanel({ ideaId, subscribe, refresh }: Props) {
   useEffect(() => {
     void load();
   }, [load, refresh]);
+
+  // Traffic has no event of its own: while the page is in view, the numbers refresh now and then.
+  useEffect(() => {
+    if (!app) return;
+    const timer = window.setInterval(() => {
+      if (document.visibilityState !== 'visible') return;
+      api.metrics(app.id, hours).then(setMetrics, () => undefined);
+    }, METRICS_REFRESH_MS);
+    return () => window.clearInterval(timer);
+  }, [app?.id, hours]);
 
   useEffect(
     () =>
