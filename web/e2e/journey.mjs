@@ -168,6 +168,10 @@ const steps = [
       await page.goto(`${ctx.base}/credits`);
       await expectVisible(page.getByRole('heading', { name: 'Credits' }), 'the credits page');
       await expectVisible(page.getByText('Balance:'), 'the balance');
+      await expectVisible(page.getByRole('cell', { name: 'welcome credits' }), 'the welcome grant in the ledger');
+      // No Stripe keys on this server: buying says so instead of failing somewhere later.
+      await page.getByRole('button', { name: 'Continue to payment' }).click();
+      await expectVisible(page.getByRole('alert').filter({ hasText: 'Buying credits is not set up on this server' }), 'purchases explained as not set up');
     },
   },
   {

@@ -11,6 +11,7 @@ import type {
   AppVersion,
   Build,
   BuildStarted,
+  Checkout,
   Collaborator,
   Credits,
   Idea,
@@ -129,6 +130,8 @@ export const api = {
 
   credits: (before?: number) =>
     request<Credits>('GET', `/api/credits${before === undefined ? '' : `?before=${before}`}`),
+  /** Starts a purchase: the Stripe Checkout page to send the buyer to. */
+  buyCredits: (credits: number) => request<Checkout>('POST', '/api/credits', { credits }),
 
   apps: () => request<App[]>('GET', '/api/apps'),
   app: (id: string) => request<App>('GET', `/api/apps/${enc(id)}`),

@@ -97,10 +97,35 @@ export interface LedgerEntry {
   created_at: string;
 }
 
+/** Credits spent on one session, build or app. */
+export interface UsageLine {
+  id: string;
+  credits: number;
+  entries: number;
+  last_at: string;
+}
+
 export interface Credits {
   balance: number;
+  /** Held by work in progress (LLM calls, builds). */
+  held: number;
+  /** What may be spent now: the balance minus what is held. */
+  available: number;
+  /** Set while spending is paused after a consumption spike. */
+  spending_paused: { reason: string; until: string } | null;
+  usage: { sessions: UsageLine[]; builds: UsageLine[]; apps: UsageLine[]; other: number };
   ledger: LedgerEntry[];
   next_before: number | null;
+}
+
+/** A Stripe Checkout session to pay for credits on. */
+export interface Checkout {
+  purchase_id: string;
+  checkout_session_id: string;
+  url: string;
+  credits: number;
+  amount: number;
+  currency: string;
 }
 
 export interface App {
