@@ -56,6 +56,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/credits/webhook"),
     ("GET", "/api/credits/users/{id}"),
     ("POST", "/api/credits/users/{id}/resume"),
+    ("GET", "/api/accounts"),
+    ("POST", "/api/accounts/{id}/grants"),
     ("GET", "/api/ws"),
     ("POST", "/api/plugins"),
     ("GET", "/api/plugins"),

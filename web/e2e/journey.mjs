@@ -456,6 +456,16 @@ const steps = [
       await page.getByRole('link', { name: 'Operator console' }).click();
       await expectVisible(page.getByRole('heading', { name: 'Plugins' }), 'the plugins of the console');
       await expectVisible(page.getByRole('heading', { name: 'Routing' }), 'the routing of the console');
+      // An account found by email, credits granted to it with a reason.
+      await page.getByLabel('Email of the account').fill(ctx.owner);
+      await page.getByRole('button', { name: 'Find', exact: true }).click();
+      const account = page.getByRole('region', { name: `Account ${ctx.owner}` });
+      await expectVisible(account, "the owner's account");
+      await account.getByLabel('Credits to grant').fill('50');
+      await account.getByLabel(/^Reason/).fill('thanks for testing');
+      await account.getByRole('button', { name: 'Grant', exact: true }).click();
+      await expectVisible(account.getByText(/^Granted 50 credits; the balance is now \d+\.$/), 'the grant made');
+      await expectVisible(account.getByRole('cell', { name: 'thanks for testing' }), 'the grant in the ledger');
     },
   },
 ];

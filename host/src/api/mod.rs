@@ -2,6 +2,7 @@
 //! OpenAPI document generated from the handlers' annotations at `/api/openapi.json`.
 
 pub mod access;
+pub mod accounts;
 pub mod agents;
 pub mod app_observe;
 pub mod app_versions;
@@ -71,6 +72,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(app_observe::routes())
         .merge(builds::routes())
         .merge(credits::routes())
+        .merge(accounts::routes())
         .merge(credit_purchases::routes())
         .merge(plugins::routes())
         .merge(agents::routes())

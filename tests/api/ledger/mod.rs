@@ -1,12 +1,13 @@
 //! The credit ledger against real PostgreSQL: concurrent spending, idempotency, reservations and a real
 //! process killed while holding one, metering (agent calls, builds, app hosting through its grace period)
 //! and usage summaries, spike pauses, Stripe purchases (a local server speaking Stripe's wire format) and
-//! the webhook, the operator CLI.
+//! the webhook, the operator CLI and the operators' account lookup and grants.
 
 mod concurrency;
 mod crash;
 mod hosting;
 mod metering;
+mod operators;
 mod purchases;
 mod reservations;
 

@@ -21,6 +21,7 @@ import type {
   Message,
   Plugin,
   PluginVersion,
+  Posted,
   Session,
   SessionWithTranscript,
   SignedIn,
@@ -130,6 +131,15 @@ export const api = {
 
   credits: (before?: number) =>
     request<Credits>('GET', `/api/credits${before === undefined ? '' : `?before=${before}`}`),
+  /** Operators: the account with this email. */
+  findAccount: (email: string) => request<User>('GET', `/api/accounts?email=${encodeURIComponent(email)}`),
+  /** Operators: an account's balance, usage and ledger. */
+  accountCredits: (id: string) => request<Credits>('GET', `/api/credits/users/${enc(id)}`),
+  /** Operators: grants credits, once per key. */
+  grantCredits: (id: string, amount: number, reason: string, idempotencyKey: string) =>
+    request<Posted>('POST', `/api/accounts/${enc(id)}/grants`, { amount, reason: reason || undefined, idempotency_key: idempotencyKey }),
+  /** Operators: lifts a spending pause. */
+  resumeSpending: (id: string) => request<unknown>('POST', `/api/credits/users/${enc(id)}/resume`),
   /** Starts a purchase: the Stripe Checkout page to send the buyer to. */
   buyCredits: (credits: number) => request<Checkout>('POST', '/api/credits', { credits }),
 

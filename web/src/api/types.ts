@@ -118,6 +118,14 @@ export interface Credits {
   next_before: number | null;
 }
 
+/** A ledger entry as written (or, `replayed`, as first written under the same key). */
+export interface Posted {
+  ledger_id: number;
+  amount: number;
+  balance_after: number;
+  replayed: boolean;
+}
+
 /** A Stripe Checkout session to pay for credits on. */
 export interface Checkout {
   purchase_id: string;

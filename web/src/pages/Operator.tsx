@@ -1,11 +1,12 @@
-// The operator console: plugins and their versions (publish a signed package, approve what waits), and
-// per agent type the routing weights beside each version's track record.
+// The operator console: plugins and their versions (publish a signed package, approve what waits), per
+// agent type the routing weights beside each version's track record, and accounts (credits, grants).
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import type { AgentTypeSummary, AgentTypeView, Plugin, PluginVersion } from '../api/types';
 import { useAuth } from '../auth';
 import { FormError } from '../components/Field';
+import { OperatorAccounts } from '../components/OperatorAccounts';
 import { PublishPlugin } from '../components/PublishPlugin';
 
 const failed = (failure: unknown, fallback: string) => (failure instanceof ApiError ? failure.message : fallback);
@@ -24,6 +25,7 @@ export function OperatorPage() {
       <h1>Operator console</h1>
       <Plugins />
       <Routing />
+      <OperatorAccounts />
     </section>
   );
 }
