@@ -16,7 +16,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody, Json, Path, Query};
 use crate::ledger::{EntryKind, NewEntry, Posted};
 use crate::state::AppState;
-use crate::users::{USER_COLUMNS, User, normalize_email};
+use crate::users::{self, User, normalize_email};
 
 /// The most credits one grant gives.
 pub const MAX_GRANT: i64 = 1_000_000;
@@ -70,12 +70,7 @@ async fn find_account(
 ) -> ApiResult<Json<User>> {
     user.require_operator()?;
     let email = normalize_email(&query.email)?;
-    let found =
-        sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = $1"))
-            .bind(email)
-            .fetch_optional(&state.db)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+    let found = users::find_by_email(&state.db, &email).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(found))
 }
 

@@ -41,6 +41,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to tell the person when `failure` happened: the server's message, or `fallback` for anything else. */
+export function errorMessage(failure: unknown, fallback: string): string {
+  return failure instanceof ApiError ? failure.message : fallback;
+}
+
 let unauthorizedHandler: (() => void) | null = null;
 
 /** Registers what to do when the server says the session is over. */

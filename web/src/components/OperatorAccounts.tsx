@@ -3,11 +3,11 @@
 // idempotency key until it succeeds, so pressing the button again after a failure cannot grant twice.
 
 import { useState, type FormEvent } from 'react';
-import { ApiError, api } from '../api/client';
+import { ApiError, api, errorMessage } from '../api/client';
 import type { Credits, User } from '../api/types';
 import { FormError } from './Field';
+import { LedgerTable } from './LedgerTable';
 
-const failed = (failure: unknown, fallback: string) => (failure instanceof ApiError ? failure.message : fallback);
 /** How many of the account's newest ledger entries are shown. */
 const SHOWN_ENTRIES = 10;
 
@@ -33,7 +33,7 @@ export function OperatorAccounts() {
       await open(await api.findAccount(email));
     } catch (failure) {
       setError(
-        failure instanceof ApiError && failure.status === 404 ? `No account has the email ${email.trim()}.` : failed(failure, 'Could not find it.'),
+        failure instanceof ApiError && failure.status === 404 ? `No account has the email ${email.trim()}.` : errorMessage(failure, 'Could not find it.'),
       );
     }
   }
@@ -45,7 +45,7 @@ export function OperatorAccounts() {
       await api.resumeSpending(account.id);
       setCredits(await api.accountCredits(account.id));
     } catch (failure) {
-      setError(failed(failure, 'Could not lift the pause.'));
+      setError(errorMessage(failure, 'Could not lift the pause.'));
     }
   }
 
@@ -77,28 +77,7 @@ export function OperatorAccounts() {
             </p>
           )}
           <Grant account={account} onGranted={() => void open(account)} />
-          <div className="table-scroll" tabIndex={0} role="region" aria-label={`Latest ledger entries of ${account.email}`}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">What</th>
-                  <th scope="col">Amount</th>
-                  <th scope="col">Balance after</th>
-                </tr>
-              </thead>
-              <tbody>
-                {credits.ledger.slice(0, SHOWN_ENTRIES).map((e) => (
-                  <tr key={e.id}>
-                    <td>{new Date(e.created_at).toLocaleString()}</td>
-                    <td>{e.reason || e.kind}</td>
-                    <td>{e.amount > 0 ? `+${e.amount}` : e.amount}</td>
-                    <td>{e.balance_after}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <LedgerTable entries={credits.ledger.slice(0, SHOWN_ENTRIES)} label={`Latest ledger entries of ${account.email}`} />
         </div>
       )}
     </section>
@@ -134,7 +113,7 @@ function Grant({ account, onGranted }: { account: User; onGranted: () => void })
       setReason('');
       onGranted();
     } catch (failure) {
-      setError(failed(failure, 'Could not grant the credits.'));
+      setError(errorMessage(failure, 'Could not grant the credits.'));
     }
   }
 

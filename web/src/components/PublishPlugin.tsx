@@ -4,7 +4,7 @@
 // with the reason.
 
 import { useState, type FormEvent } from 'react';
-import { ApiError, api } from '../api/client';
+import { api, errorMessage } from '../api/client';
 import type { PluginVersion } from '../api/types';
 import { FormError } from './Field';
 
@@ -47,7 +47,7 @@ export function PublishPlugin({ onPublished }: Props) {
       setNotice(publishedNotice(version));
       onPublished?.(version);
     } catch (failure) {
-      setError(failure instanceof ApiError ? failure.message : 'Could not publish the plugin.');
+      setError(errorMessage(failure, 'Could not publish the plugin.'));
     } finally {
       setBusy(false);
     }

@@ -6,6 +6,7 @@
 import { useId, useState, type ReactNode } from 'react';
 import { FIELD_TYPES, FIELD_TYPE_LABELS, OPERATIONS, type AppSpec, type FieldType, type SpecEntity, type SpecField } from '../api/spec';
 import { Field, FormError } from './Field';
+import { PermissionTable } from './PermissionTable';
 import {
   addField,
   allows,
@@ -230,39 +231,20 @@ function PermissionGrid({ spec, onChange }: { spec: AppSpec; onChange: Change })
     <fieldset>
       <legend>Who may do what</legend>
       <p className="hint">Taking a permission away also takes that role off the pages and buttons that need it.</p>
-      <div className="table-scroll" tabIndex={0} role="region" aria-label="Permissions">
-        <table className="spec-grid">
-          <thead>
-            <tr>
-              <th scope="col">Role</th>
-              {spec.entities.map((entity) => (
-                <th scope="col" key={entity.name}>
-                  {entity.label_plural || entity.name}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {spec.roles.map((role) => (
-              <tr key={role.name}>
-                <th scope="row">{role.label || role.name}</th>
-                {spec.entities.map((entity) => (
-                  <td key={entity.name}>
-                    {OPERATIONS.map((op) => (
-                      <label key={op} className="check">
-                        <input type="checkbox" aria-label={`${role.label || role.name} may ${op} ${entity.label_plural || entity.name}`}
-                          checked={allows(spec, role.name, entity.name, op)}
-                          onChange={(e) => onChange((s) => setPermission(s, role.name, entity.name, op, e.target.checked))} />{' '}
-                        {op[0].toUpperCase() + op.slice(1)}
-                      </label>
-                    ))}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <PermissionTable
+        spec={spec}
+        label="Permissions"
+        cell={(role, entity) =>
+          OPERATIONS.map((op) => (
+            <label key={op} className="check">
+              <input type="checkbox" aria-label={`${role.label || role.name} may ${op} ${entity.label_plural || entity.name}`}
+                checked={allows(spec, role.name, entity.name, op)}
+                onChange={(e) => onChange((s) => setPermission(s, role.name, entity.name, op, e.target.checked))} />{' '}
+              {op[0].toUpperCase() + op.slice(1)}
+            </label>
+          ))
+        }
+      />
     </fieldset>
   );
 }

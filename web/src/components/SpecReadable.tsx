@@ -2,7 +2,8 @@
 // a table of its fields and their rules), who uses it, and who may do what. Shown to everyone.
 
 import { FIELD_TYPE_LABELS, OPERATIONS, type AppSpec, type SpecField } from '../api/spec';
-import { isFieldType } from './specEdit';
+import { PermissionTable } from './PermissionTable';
+import { allows, isFieldType } from './specEdit';
 
 function show(value: unknown): string {
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
@@ -107,34 +108,14 @@ export function SpecReadable({ spec }: { spec: AppSpec }) {
       )}
 
       <h3 id="spec-permissions">Who may do what</h3>
-      <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="spec-permissions">
-        <table className="spec-grid">
-          <thead>
-            <tr>
-              <th scope="col">Role</th>
-              {spec.entities.map((entity) => (
-                <th scope="col" key={entity.name}>
-                  {entity.label_plural}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {spec.roles.map((role) => (
-              <tr key={role.name}>
-                <th scope="row">{role.label}</th>
-                {spec.entities.map((entity) => {
-                  const allowed = spec.permissions.find((p) => p.role === role.name && p.entity === entity.name)?.allow ?? [];
-                  const words = OPERATIONS.filter((op) => allowed.includes(op));
-                  return (
-                    <td key={entity.name}>{words.length ? words.join(', ').replace(/^./, (c) => c.toUpperCase()) : 'Nothing'}</td>
-                  );
-                })}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <PermissionTable
+        spec={spec}
+        label="Who may do what"
+        cell={(role, entity) => {
+          const words = OPERATIONS.filter((op) => allows(spec, role.name, entity.name, op));
+          return words.length ? words.join(', ').replace(/^./, (c) => c.toUpperCase()) : 'Nothing';
+        }}
+      />
     </div>
   );
 }

@@ -5,16 +5,15 @@
 
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { ApiError, api } from '../api/client';
+import { ApiError, api, errorMessage } from '../api/client';
 import type { App, Credits, LedgerEntry, UsageLine } from '../api/types';
 import { FormError } from '../components/Field';
+import { LedgerTable } from '../components/LedgerTable';
 import { useLiveEvents } from '../live';
 
 /** How often, and how many times, the page looks for a purchase after returning from Checkout. */
 const PURCHASE_POLL_MS = 3_000;
 const PURCHASE_POLLS = 20;
-
-const failed = (failure: unknown, fallback: string) => (failure instanceof ApiError ? failure.message : fallback);
 
 export function CreditsPage() {
   const [credits, setCredits] = useState<Credits | null>(null);
@@ -36,7 +35,7 @@ export function CreditsPage() {
       setNext(page.next_before);
       return page;
     } catch (failure) {
-      setError(failed(failure, 'Could not load your credits.'));
+      setError(errorMessage(failure, 'Could not load your credits.'));
       return null;
     }
   }
@@ -110,28 +109,7 @@ export function CreditsPage() {
         </>
       )}
       <h2>Ledger</h2>
-      <div className="table-scroll" tabIndex={0} role="region" aria-label="Ledger">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">What</th>
-              <th scope="col">Amount</th>
-              <th scope="col">Balance after</th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((e) => (
-              <tr key={e.id}>
-                <td>{new Date(e.created_at).toLocaleString()}</td>
-                <td>{e.reason || e.kind}</td>
-                <td className={e.amount < 0 ? 'debit' : 'credit'}>{e.amount > 0 ? `+${e.amount}` : e.amount}</td>
-                <td>{e.balance_after}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <LedgerTable entries={entries} label="Ledger" />
       {next !== null && (
         <button type="button" className="secondary" onClick={() => void load(next)}>
           Show older entries
@@ -203,7 +181,7 @@ function BuyCredits() {
       setError(
         failure instanceof ApiError && failure.code === 'purchases_not_configured'
           ? 'Buying credits is not set up on this server. Ask its operator for credits.'
-          : failed(failure, 'Could not start the purchase.'),
+          : errorMessage(failure, 'Could not start the purchase.'),
       );
       setBusy(false);
     }

@@ -2,14 +2,12 @@
 // agent type the routing weights beside each version's track record, and accounts (credits, grants).
 
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, api } from '../api/client';
+import { api, errorMessage } from '../api/client';
 import type { AgentTypeSummary, AgentTypeView, Plugin, PluginVersion } from '../api/types';
 import { useAuth } from '../auth';
 import { FormError } from '../components/Field';
 import { OperatorAccounts } from '../components/OperatorAccounts';
 import { PublishPlugin } from '../components/PublishPlugin';
-
-const failed = (failure: unknown, fallback: string) => (failure instanceof ApiError ? failure.message : fallback);
 
 export function OperatorPage() {
   const { user } = useAuth();
@@ -36,7 +34,7 @@ function Plugins() {
   const [error, setError] = useState<string | null>(null);
 
   function load() {
-    api.plugins().then(setPlugins, (f: unknown) => setError(failed(f, 'Could not load the plugins.')));
+    api.plugins().then(setPlugins, (f: unknown) => setError(errorMessage(f, 'Could not load the plugins.')));
   }
 
   useEffect(load, []);
@@ -46,7 +44,7 @@ function Plugins() {
       const list = await api.pluginVersions(name);
       setVersions((all) => ({ ...all, [name]: list }));
     } catch (f) {
-      setError(failed(f, 'Could not load the versions.'));
+      setError(errorMessage(f, 'Could not load the versions.'));
     }
   }
 
@@ -55,7 +53,7 @@ function Plugins() {
       await api.approve(name, version);
       await show(name);
     } catch (f) {
-      setError(failed(f, 'Could not approve it.'));
+      setError(errorMessage(f, 'Could not approve it.'));
     }
   }
 
@@ -124,7 +122,7 @@ function Routing() {
   const [types, setTypes] = useState<AgentTypeSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.agentTypes().then(setTypes, (f: unknown) => setError(failed(f, 'Could not load the agent types.')));
+    api.agentTypes().then(setTypes, (f: unknown) => setError(errorMessage(f, 'Could not load the agent types.')));
   }, []);
   return (
     <section aria-labelledby="routing-title">
@@ -153,7 +151,7 @@ function AgentRouting({ type }: { type: string }) {
       setView(loaded);
       setWeights(Object.fromEntries(loaded.versions.map((v) => [v.version, String(v.weight)])));
     } catch (f) {
-      setError(failed(f, 'Could not load the routing.'));
+      setError(errorMessage(f, 'Could not load the routing.'));
     }
   }
 
@@ -170,7 +168,7 @@ function AgentRouting({ type }: { type: string }) {
       setNotice('Routing saved.');
       await load();
     } catch (f) {
-      setError(failed(f, 'Could not save the routing.'));
+      setError(errorMessage(f, 'Could not save the routing.'));
     }
   }
 
@@ -180,7 +178,7 @@ function AgentRouting({ type }: { type: string }) {
       setNotice('Routing rolled back.');
       await load();
     } catch (f) {
-      setError(failed(f, 'Could not roll back.'));
+      setError(errorMessage(f, 'Could not roll back.'));
     }
   }
 
